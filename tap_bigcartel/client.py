@@ -1,0 +1,227 @@
+"""The HTTP base stream: headers, per-shop auth, loss-free paging, retries and clear errors."""
+
+from __future__ import annotations
+
+import decimal
+import typing as t
+from collections.abc import Iterable
+from functools import cached_property
+from urllib.parse import urlparse
+
+import requests
+from singer_sdk import RESTStream
+from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+from tap_bigcartel import jsonapi
+from tap_bigcartel.auth import JSONAPI
+from tap_bigcartel.coercion import RecordValueError, decimal_coercer, parse_timestamp
+from tap_bigcartel.exceptions import BigCartelAPIError, ShopUnavailableError, redact
+from tap_bigcartel.paging import AscendingSeekPager, DescendingPager, OffsetPager
+from tap_bigcartel.retry import wait_times
+
+if t.TYPE_CHECKING:
+    from backoff.types import Details
+    from singer_sdk.helpers.types import Context
+
+    from tap_bigcartel.auth import Shop
+    from tap_bigcartel.tap import TapBigCartel
+
+Pager = OffsetPager | AscendingSeekPager | DescendingPager
+
+
+class BigCartelStream(RESTStream[dict]):
+    """Base for every Big Cartel stream; subclasses only declare what they are.
+
+    Subclasses set ``name``, ``path``, ``schema``, ``primary_keys`` and, where the API allows,
+    ``replication_key`` with a ``paging`` of ``"seek"`` (ascending ``updated_at`` with a server-side
+    filter) or ``"newest_first"`` (descending, stopping at the bookmark).
+    """
+
+    #: False for the one stream (countries) that is not scoped to a shop.
+    account_scoped: t.ClassVar[bool] = True
+    #: "offset", "seek" or "newest_first"; see :mod:`tap_bigcartel.paging`.
+    paging: t.ClassVar[str] = "offset"
+    primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
+
+    _tap: TapBigCartel
+
+    @property
+    def url_base(self) -> str:
+        return f"{self.config['api_url'].rstrip('/')}/v1"
+
+    @property
+    def user_agent(self) -> str:  # type: ignore[override]
+        return self._tap.user_agent
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        return {"Accept": JSONAPI, "User-Agent": self.user_agent}
+
+    @property
+    def timeout(self) -> int:
+        return int(self.config["request_timeout"])
+
+    @property
+    def is_sorted(self) -> bool:
+        """Seek paging emits in ``updated_at`` order, so its bookmark is resumable mid-stream."""
+        return self.paging == "seek"
+
+    @property
+    def partitions(self) -> list[dict] | None:
+        if not self.account_scoped:
+            return None
+        return [{"account_id": shop.account_id} for shop in self._tap.shops]
+
+    @cached_property
+    def _coerce_numbers(self) -> t.Callable[[dict], None]:
+        return decimal_coercer(self.schema)
+
+    # Requests
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        return dict(next_page_token or {})
+
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        request = super().get_http_request(page=page)
+        request.safe_query_chars = "[]"
+        return request
+
+    def new_pager(self, context: Context | None) -> Pager:
+        limit = int(self.config["page_size"])
+        if self.paging == "seek":
+            return AscendingSeekPager(limit, self.get_starting_timestamp(context))
+        if self.paging == "newest_first":
+            return DescendingPager(limit, self.get_starting_timestamp(context))
+        return OffsetPager(limit)
+
+    def get_new_paginator(self) -> None:
+        """Paging is driven by :meth:`request_records`, which sees the records of each page."""
+        return None
+
+    def request_records(self, context: Context | None) -> Iterable[dict]:
+        shop = self._shop(context)
+        if shop.account_id in self._tap.failed_shops:
+            return
+        pager = self.new_pager(context)
+        send = self.request_decorator(self._request)
+        try:
+            with self.get_http_request_counter() as counter:
+                counter.with_context(context)
+                while not pager.finished:
+                    request = self.get_http_request(
+                        page=PageContext(stream_context=context, next_page_token=pager.params())
+                    )
+                    prepared = self.build_prepared_request(
+                        method=request.method,
+                        url=request.url,
+                        params=request.encode_params(),
+                        headers=request.headers,
+                        auth=shop.auth,
+                    )
+                    response = send(prepared, context)
+                    counter.increment()
+                    document = response.json(parse_float=decimal.Decimal)
+                    page = [self._prepare(record, context) for record in jsonapi.records(document)]
+                    yield from pager.accept(page, jsonapi.total_count(document))
+        except ShopUnavailableError as error:
+            self._give_up_on_shop(shop, context, str(error))
+        except (RetriableAPIError, requests.RequestException) as error:
+            if not self.account_scoped:
+                raise
+            self._give_up_on_shop(shop, context, f"{self.name}: retries exhausted: {error}")
+
+    def _shop(self, context: Context | None) -> Shop:
+        if context and context.get("account_id"):
+            return self._tap.shop(context["account_id"])
+        return self._tap.shops[0]
+
+    def _give_up_on_shop(self, shop: Shop, context: Context | None, reason: str) -> None:
+        """Stop this shop for the rest of the run, keeping its bookmark where it was.
+
+        A newest-first stream that stopped halfway has seen the newest records but not the older
+        changes, so its unfinished progress must not become the bookmark.
+        """
+        self._tap.record_failure(shop, redact(reason, self._tap.secrets))
+        self.get_context_state(context).pop("progress_markers", None)
+
+    def _prepare(self, record: dict, context: Context | None) -> dict:
+        try:
+            if self.account_scoped and context:
+                record["account_id"] = context["account_id"]
+            if self.replication_key:
+                record[self.replication_key] = parse_timestamp(
+                    record.get(self.replication_key), self.replication_key
+                )
+            self._coerce_numbers(record)
+        except RecordValueError as error:
+            where = f"account {context['account_id']}, " if context else ""
+            msg = f"{self.name} record {record.get('id')!r} ({where}path {self.path}): {error}"
+            raise BigCartelAPIError(msg, 200) from error
+        return record
+
+    # Errors and retries
+
+    def validate_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise RetriableAPIError(self._describe(response), response)
+        if status in (401, 403):
+            raise ShopUnavailableError(
+                f"{self.name}: Big Cartel refused the credentials ({status} {response.reason}): "
+                "the access token was revoked, the shop deauthorized the app, or the password "
+                f"changed. API said: {self._api_words(response)}",
+                status,
+            )
+        if status == 404 and self.account_scoped:
+            raise ShopUnavailableError(
+                f"{self.name}: {self._path_of(response)} was not found (404): the account does "
+                "not exist or was closed.",
+                status,
+            )
+        if status >= 400:
+            raise BigCartelAPIError(self._describe(response), status)
+
+    def _describe(self, response: requests.Response) -> str:
+        return redact(
+            f"{self.name}: {response.request.method} {self._path_of(response)} answered "
+            f"{response.status_code} {response.reason}: {self._api_words(response)}",
+            self._tap.secrets,
+        )
+
+    @staticmethod
+    def _path_of(response: requests.Response) -> str:
+        return urlparse(response.url).path
+
+    def _api_words(self, response: requests.Response) -> str:
+        try:
+            detail = jsonapi.error_detail(response.json())
+        except ValueError:
+            detail = None
+        words = detail or response.text[:300] or "(empty body)"
+        return redact(words, self._tap.secrets)
+
+    def response_error_message(self, response: requests.Response) -> str:
+        return self._describe(response)
+
+    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
+        return wait_times(
+            float(self.config["backoff_factor"]), float(self.config["max_retry_wait"])
+        )
+
+    def backoff_jitter(self, value: float) -> float:
+        """:func:`tap_bigcartel.retry.wait_times` already jitters; add nothing on top."""
+        return value
+
+    def backoff_max_tries(self) -> int:
+        return int(self.config["max_retries"]) + 1
+
+    def backoff_handler(self, details: Details) -> None:
+        error = details.get("exception")
+        self.logger.warning(
+            "%s: retrying in %.2fs after try %d: %s",
+            self.name,
+            details.get("wait") or 0.0,
+            details.get("tries"),
+            redact(str(error), self._tap.secrets) if error else "unknown error",
+        )

@@ -1,0 +1,104 @@
+"""Exact money and comparable timestamps, derived once from each stream's schema.
+
+The API renders money as decimal strings (``"12.50"``); the schema declares those fields as
+``number`` so warehouses get numeric columns, and they travel as ``Decimal`` so nothing rounds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import typing as t
+from collections.abc import Callable, Mapping
+
+Record = dict[str, t.Any]
+#: field → None for a number field, or the plan of a nested object / array of objects.
+Plan = dict[str, "Plan | None"]
+
+
+class RecordValueError(ValueError):
+    """A record holds a value its schema cannot take; the message names the field."""
+
+
+def _types(schema: Mapping[str, t.Any]) -> set[str]:
+    declared = schema.get("type", [])
+    return {declared} if isinstance(declared, str) else set(declared)
+
+
+def number_plan(schema: Mapping[str, t.Any]) -> Plan:
+    """Where the ``number`` fields sit in a schema, nested objects and arrays included."""
+    plan: Plan = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        types = _types(prop)
+        if "number" in types:
+            plan[name] = None
+        elif "object" in types:
+            if sub := number_plan(prop):
+                plan[name] = sub
+        elif (
+            "array" in types
+            and "object" in _types(prop.get("items") or {})
+            and (sub := number_plan(prop["items"]))
+        ):
+            plan[name] = sub
+    return plan
+
+
+def to_decimal(value: t.Any, field: str) -> decimal.Decimal | None:
+    """A JSON number or a decimal string as an exact ``Decimal``."""
+    if value is None or isinstance(value, decimal.Decimal):
+        return value
+    if isinstance(value, bool):
+        raise RecordValueError(f"field '{field}' holds a boolean, not a number")
+    if isinstance(value, int):
+        return decimal.Decimal(value)
+    if isinstance(value, float):
+        return decimal.Decimal(repr(value))
+    try:
+        number = decimal.Decimal(str(value).strip())
+    except decimal.InvalidOperation:
+        raise RecordValueError(f"field '{field}' holds {value!r}, not a decimal number") from None
+    if not number.is_finite():
+        raise RecordValueError(f"field '{field}' holds {value!r}, not a finite number")
+    return number
+
+
+def decimal_coercer(schema: Mapping[str, t.Any]) -> Callable[[Record], None]:
+    """A function that turns a record's money fields into ``Decimal`` in place."""
+    plan = number_plan(schema)
+
+    def apply(obj: Record, sub_plan: Plan, prefix: str) -> None:
+        for name, sub in sub_plan.items():
+            if name not in obj:
+                continue
+            value = obj[name]
+            if sub is None:
+                obj[name] = to_decimal(value, prefix + name)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, dict):
+                        apply(item, sub, f"{prefix}{name}[].")
+            elif isinstance(value, dict):
+                apply(value, sub, f"{prefix}{name}.")
+
+    return lambda record: apply(record, plan, "")
+
+
+def parse_timestamp(value: t.Any, field: str) -> dt.datetime:
+    """An ISO-8601 timestamp as an aware UTC datetime.
+
+    Bookmarks compare as strings in the SDK, so every replication value must render in one format;
+    turning them into datetimes lets the SDK render them all the same way.
+    """
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, str) and value:
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise RecordValueError(f"field '{field}' holds {value!r}, not a timestamp") from None
+    else:
+        raise RecordValueError(f"field '{field}' is missing or empty")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)

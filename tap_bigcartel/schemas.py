@@ -1,0 +1,202 @@
+"""Record schemas: the API reference's object tables plus the fields the live API adds.
+
+Ids are strings (JSON:API renders every id as a string, whatever the reference's tables say),
+money is ``number`` carried as an exact ``Decimal``, and coordinates may be null.
+"""
+
+from __future__ import annotations
+
+from singer_sdk import typing as th
+
+ID = th.Property("id", th.StringType, required=True)
+ACCOUNT_ID = th.Property(
+    "account_id", th.StringType, required=True, description="The shop the record belongs to."
+)
+Money = th.NumberType
+
+
+def _reference(*extra: th.Property) -> th.ObjectType:
+    return th.ObjectType(th.Property("id", th.StringType), *extra)
+
+
+CURRENCY = _reference(
+    th.Property("name", th.StringType),
+    th.Property("sign", th.StringType),
+    th.Property("locale", th.StringType),
+)
+COUNTRY = _reference(th.Property("name", th.StringType))
+GROUPING_FIELDS = (
+    th.Property("name", th.StringType),
+    th.Property("permalink", th.StringType),
+    th.Property("position", th.IntegerType),
+)
+GROUPING = _reference(*GROUPING_FIELDS)
+
+ACCOUNTS = th.PropertiesList(
+    ID,
+    ACCOUNT_ID,
+    th.Property("subdomain", th.StringType),
+    th.Property("store_name", th.StringType),
+    th.Property("description", th.StringType),
+    th.Property("contact_email", th.StringType),
+    th.Property("url", th.StringType),
+    th.Property("website", th.StringType),
+    th.Property("created_at", th.DateTimeType),
+    th.Property("updated_at", th.DateTimeType, required=True),
+    th.Property("under_maintenance", th.BooleanType),
+    th.Property("inventory_enabled", th.BooleanType),
+    th.Property("artists_enabled", th.BooleanType),
+    th.Property("currency", CURRENCY),
+    th.Property("country", COUNTRY),
+    th.Property("account_image", _reference(th.Property("url", th.StringType))),
+    th.Property(
+        "plan",
+        _reference(
+            th.Property("name", th.StringType),
+            th.Property("max_products", th.IntegerType),
+            th.Property("max_images_per_product", th.IntegerType),
+            th.Property("monthly_rate", Money),
+        ),
+    ),
+).to_dict()
+
+ARTISTS = th.PropertiesList(ID, ACCOUNT_ID, *GROUPING_FIELDS).to_dict()
+CATEGORIES = ARTISTS
+
+COUNTRIES = th.PropertiesList(ID, th.Property("name", th.StringType)).to_dict()
+
+DISCOUNTS = th.PropertiesList(
+    ID,
+    ACCOUNT_ID,
+    th.Property("name", th.StringType),
+    th.Property("code", th.StringType),
+    th.Property("status", th.StringType),
+    th.Property("active_at", th.DateTimeType),
+    th.Property("expires_at", th.DateTimeType),
+    th.Property("requirement_type", th.StringType),
+    th.Property("expiration_type", th.StringType),
+    th.Property("reward_type", th.StringType),
+    th.Property("application_type", th.StringType),
+    th.Property("percent_discount", th.IntegerType),
+    th.Property("flat_rate_discount", Money),
+    th.Property("use_limit", th.IntegerType),
+    th.Property("use_count", th.IntegerType),
+    th.Property("minimum_cart_total", Money),
+    th.Property("minimum_cart_quantity", th.IntegerType),
+).to_dict()
+
+ORDER_ITEM = _reference(
+    th.Property("product_name", th.StringType),
+    th.Property("product_option_name", th.StringType),
+    th.Property("quantity", th.IntegerType),
+    th.Property("price", Money),
+    th.Property("total", Money),
+    th.Property("tax_total", Money),
+    th.Property("image_url", th.StringType),
+    th.Property("product_id", th.StringType),
+    th.Property("quantity_shipped", th.IntegerType),
+    th.Property("quantity_unshipped", th.IntegerType),
+    th.Property("category_names", th.ArrayType(th.StringType)),
+    th.Property("product", _reference()),
+    th.Property("product_option", _reference()),
+)
+
+ORDERS = th.PropertiesList(
+    ID,
+    ACCOUNT_ID,
+    th.Property("item_count", th.IntegerType),
+    th.Property("item_total", Money),
+    th.Property("discount_total", Money),
+    th.Property("shipping_total", Money),
+    th.Property("tax_total", Money),
+    th.Property("total", Money),
+    th.Property("customer_first_name", th.StringType),
+    th.Property("customer_last_name", th.StringType),
+    th.Property("customer_email", th.StringType),
+    th.Property("customer_phone_number", th.StringType),
+    th.Property("customer_opted_in_to_marketing", th.BooleanType),
+    th.Property("customer_note", th.StringType),
+    th.Property("shipping_address_1", th.StringType),
+    th.Property("shipping_address_2", th.StringType),
+    th.Property("shipping_city", th.StringType),
+    th.Property("shipping_state", th.StringType),
+    th.Property("shipping_zip", th.StringType),
+    th.Property("shipping_country", COUNTRY),
+    th.Property("shipping_country_name", th.StringType),
+    th.Property("shipping_latitude", th.NumberType),
+    th.Property("shipping_longitude", th.NumberType),
+    th.Property("shipping_status", th.StringType),
+    th.Property("payment_status", th.StringType),
+    th.Property("tax_remitted_by_big_cartel", th.BooleanType),
+    th.Property("created_at", th.DateTimeType),
+    th.Property("updated_at", th.DateTimeType, required=True),
+    th.Property("completed_at", th.DateTimeType),
+    th.Property("currency", CURRENCY),
+    th.Property(
+        "events",
+        th.ArrayType(
+            _reference(
+                th.Property("message", th.StringType),
+                th.Property("created_at", th.DateTimeType),
+            )
+        ),
+    ),
+    th.Property("items", th.ArrayType(ORDER_ITEM)),
+    th.Property(
+        "transactions",
+        th.ArrayType(
+            _reference(
+                th.Property("label", th.StringType),
+                th.Property("amount", Money),
+                th.Property("processor", th.StringType),
+                th.Property("processor_id", th.StringType),
+                th.Property("processor_url", th.StringType),
+                th.Property("currency", CURRENCY),
+            )
+        ),
+    ),
+    th.Property(
+        "adjustments",
+        th.ArrayType(_reference(th.Property("amount", Money), th.Property("label", th.StringType))),
+    ),
+).to_dict()
+
+PRODUCTS = th.PropertiesList(
+    ID,
+    ACCOUNT_ID,
+    th.Property("name", th.StringType),
+    th.Property("permalink", th.StringType),
+    th.Property("status", th.StringType),
+    th.Property("description", th.StringType),
+    th.Property("created_at", th.DateTimeType),
+    th.Property("updated_at", th.DateTimeType, required=True),
+    th.Property("default_price", Money),
+    th.Property("on_sale", th.BooleanType),
+    th.Property("position", th.IntegerType),
+    th.Property("url", th.StringType),
+    th.Property("primary_image_url", th.StringType),
+    th.Property(
+        "options",
+        th.ArrayType(
+            _reference(
+                th.Property("name", th.StringType),
+                th.Property("price", Money),
+                th.Property("quantity", th.IntegerType),
+                th.Property("sold", th.IntegerType),
+            )
+        ),
+    ),
+    th.Property("artists", th.ArrayType(GROUPING)),
+    th.Property("categories", th.ArrayType(GROUPING)),
+    th.Property(
+        "shipping_options",
+        th.ArrayType(
+            _reference(
+                th.Property("price_alone", Money),
+                th.Property("price_with_others", Money),
+                th.Property("country", COUNTRY),
+            )
+        ),
+    ),
+    th.Property("images", th.ArrayType(_reference(th.Property("url", th.StringType)))),
+).to_dict()

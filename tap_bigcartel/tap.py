@@ -1,0 +1,184 @@
+"""tap-bigcartel: every resource of one or many Big Cartel shops, incrementally and loss-free."""
+
+from __future__ import annotations
+
+import typing as t
+from functools import cached_property
+from importlib.metadata import PackageNotFoundError, version
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_bigcartel.auth import ConfigError, Shop, discover_account_id, shops_from_config
+from tap_bigcartel.exceptions import ShopsFailedError, ShopUnavailableError, redact
+from tap_bigcartel.streams import STREAM_TYPES
+
+if t.TYPE_CHECKING:
+    from tap_bigcartel.client import BigCartelStream
+
+PROJECT_URL = "https://github.com/bigcartel-fulfillment/bigcartel-fulfillment"
+
+
+def _package_version() -> str:
+    try:
+        return version("bigcartel-fulfillment")
+    except PackageNotFoundError:
+        return "0"
+
+
+class TapBigCartel(Tap):
+    """Singer tap for the Big Cartel API v1."""
+
+    name = "tap-bigcartel"
+    package_name = "bigcartel-fulfillment"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "access_token",
+            th.StringType,
+            secret=True,
+            description="OAuth access token of one shop (from the OAuth flow of a Big Cartel app).",
+        ),
+        th.Property(
+            "account_id",
+            th.StringType,
+            description="The shop's account id; asked of the API (GET /v1/accounts) when absent.",
+        ),
+        th.Property(
+            "subdomain",
+            th.StringType,
+            description="Personal projects: the shop's subdomain, used as the HTTP Basic user.",
+        ),
+        th.Property(
+            "password",
+            th.StringType,
+            secret=True,
+            description="Personal projects: the shop's password, used as the HTTP Basic password.",
+        ),
+        th.Property(
+            "accounts",
+            th.ArrayType(
+                th.ObjectType(
+                    th.Property("account_id", th.StringType, required=True),
+                    th.Property("access_token", th.StringType, required=True, secret=True),
+                )
+            ),
+            description="Many shops in one run: a list of {account_id, access_token}. State is "
+            "kept per shop, and a shop whose token is refused does not stop the others.",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description="Oldest `updated_at` to extract on the first run (orders, products, "
+            "accounts). Later runs start from the bookmark.",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            default="https://api.bigcartel.com",
+            description="Base URL of the API, without /v1; point it at a local emulator to test.",
+        ),
+        th.Property(
+            "user_agent",
+            th.StringType,
+            description="User-Agent sent with every request; Big Cartel asks for the app's name "
+            "and a contact URL or email. Defaults to this tap's name, version and project URL.",
+        ),
+        th.Property("page_size", th.IntegerType, default=100, description="page[limit]."),
+        th.Property(
+            "request_timeout", th.IntegerType, default=60, description="Seconds per request."
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=6,
+            description="Retries of a request after a 429, a 5xx, a timeout or a dropped "
+            "connection, before the shop is reported as failed.",
+        ),
+        th.Property(
+            "backoff_factor",
+            th.NumberType,
+            default=1.0,
+            description="Seconds; retry n waits a random time up to factor * 2^n, unless the "
+            "API sent Retry-After.",
+        ),
+        th.Property(
+            "max_retry_wait",
+            th.NumberType,
+            default=120,
+            description="Upper bound in seconds of any single wait, Retry-After included.",
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        try:
+            self._configured_shops = shops_from_config(self.config)
+        except ConfigError as error:
+            raise ConfigValidationError(str(error), errors=[str(error)]) from None
+        if int(self.config["page_size"]) < 2:
+            msg = "`page_size` must be at least 2."
+            raise ConfigValidationError(msg, errors=[msg])
+        self.failed_shops: dict[str, str] = {}
+
+    @cached_property
+    def user_agent(self) -> str:
+        return self.config.get("user_agent") or (
+            f"tap-bigcartel/{_package_version()} (+{PROJECT_URL})"
+        )
+
+    @cached_property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret in the config, for scrubbing messages before they are logged."""
+        values = [self.config.get("access_token"), self.config.get("password")]
+        values += [entry.get("access_token") for entry in self.config.get("accounts") or []]
+        return tuple(value for value in values if value)
+
+    @cached_property
+    def shops(self) -> list[Shop]:
+        """The configured shops, with account ids asked of the API where the config has none."""
+        resolved = []
+        for shop in self._configured_shops:
+            if shop.account_id is None:
+                try:
+                    account_id = discover_account_id(
+                        shop,
+                        self.config["api_url"],
+                        self.user_agent,
+                        self.config["request_timeout"],
+                    )
+                except ShopUnavailableError as error:
+                    raise ShopsFailedError(
+                        {"(unknown)": redact(str(error), self.secrets)}
+                    ) from None
+                shop = Shop(account_id, shop.auth, shop.source)
+            resolved.append(shop)
+        return resolved
+
+    def shop(self, account_id: str) -> Shop:
+        for shop in self.shops:
+            if shop.account_id == account_id:
+                return shop
+        msg = f"account {account_id} is in the state or context but not in the config"
+        raise KeyError(msg)
+
+    def record_failure(self, shop: Shop, reason: str) -> None:
+        if shop.account_id not in self.failed_shops:
+            self.logger.error(
+                "Skipping account %s for the rest of this run: %s", shop.account_id, reason
+            )
+            self.failed_shops[str(shop.account_id)] = reason
+
+    def discover_streams(self) -> list[BigCartelStream]:
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    def sync_all(self) -> None:
+        """Sync every shop; then fail the run, naming them, if any shop could not be synced."""
+        super().sync_all()
+        if self.failed_shops:
+            raise ShopsFailedError(self.failed_shops)
+
+
+if __name__ == "__main__":
+    TapBigCartel.cli()
