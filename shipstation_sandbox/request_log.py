@@ -1,0 +1,34 @@
+"""A thread-safe record of the API calls a sandbox answered, for tests and benchmarks to count."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+
+class RequestLog:
+    """Entries ``{method, path, query, status}`` in the order they were answered.
+
+    ``status`` is None when the sandbox dropped the connection instead of answering.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[dict[str, Any]] = []
+
+    def record(self, method: str, path: str, query: dict[str, str], status: int | None) -> None:
+        """Append one answered (or deliberately unanswered) request."""
+        entry = {"method": method, "path": path, "query": dict(query), "status": status}
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """A copy of every entry so far."""
+        with self._lock:
+            return copy.deepcopy(self._entries)
+
+    def clear(self) -> None:
+        """Forget every entry, e.g. between the phases of a test."""
+        with self._lock:
+            self._entries.clear()

@@ -1,0 +1,268 @@
+"""The sandbox's order book: orders, label shipments and the switch that fakes a lost answer.
+
+One lock guards everything, so HTTP handlers on many threads and a test driving the warehouse
+side (``ship``, ``cancel``) see one consistent history. Every method hands out copies.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+import uuid
+from datetime import datetime
+from typing import Any
+
+from shipstation_sandbox import timestamps
+from shipstation_sandbox.validation import OPEN_STATUSES, normalize_order
+
+# Not settled by the docs: how ShipStation numbers orders and shipments. Both are positive
+# integers in the live API; distinct ranges make an orderId passed as a shipmentId stand out.
+FIRST_ORDER_ID = 100_000_001
+FIRST_SHIPMENT_ID = 500_000_001
+
+# Not settled by the docs: what carrier and service a label gets when the order names none.
+DEFAULT_CARRIER_CODE = "stamps_com"
+DEFAULT_SERVICE_CODE = "usps_first_class_mail"
+
+
+class OrderNotFoundError(LookupError):
+    """No order has the given orderId or orderKey."""
+
+
+class OrderLockedError(Exception):
+    """The order is shipped or cancelled, and ShipStation no longer lets it change."""
+
+
+class ShipStationStore:
+    """Thread-safe in-memory ShipStation account: the state behind the HTTP routes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._orders: dict[int, dict[str, Any]] = {}
+        self._order_ids_by_key: dict[str, int] = {}
+        self._shipments: list[dict[str, Any]] = []
+        self._next_order_id = itertools.count(FIRST_ORDER_ID)
+        self._next_shipment_id = itertools.count(FIRST_SHIPMENT_ID)
+        self._create_timeouts = 0
+
+    def create_or_update(self, payload: Any) -> dict[str, Any]:
+        """Apply a ``createorder`` body: create, or replace the open order with its orderKey.
+
+        Raises ``ValidationError`` for a malformed body and ``OrderLockedError`` when the order
+        with that key is shipped or cancelled; in both cases nothing changes.
+        """
+        fields = normalize_order(payload)
+        # Not settled by the docs: an order without orderKey. ShipStation then generates a key,
+        # so every such call creates a new order; a random key does the same here.
+        order_key = fields["orderKey"] or uuid.uuid4().hex
+        with self._lock:
+            moment = timestamps.format_timestamp(timestamps.now())
+            order_id = self._order_ids_by_key.get(order_key)
+            previous = self._orders.get(order_id) if order_id is not None else None
+            if previous is not None and previous["orderStatus"] not in OPEN_STATUSES:
+                raise OrderLockedError(
+                    f"The order with orderKey '{order_key}' is {previous['orderStatus']}"
+                    " and can no longer be updated."
+                )
+            if order_id is None:
+                order_id = next(self._next_order_id)
+                self._order_ids_by_key[order_key] = order_id
+            # ShipStation's docs say an update replaces the whole order: fields left out of the
+            # body are cleared, so only the server-owned fields survive from the previous version.
+            order = {
+                "orderId": order_id,
+                **fields,
+                "orderKey": order_key,
+                "createDate": previous["createDate"] if previous else moment,
+                "modifyDate": moment,
+                "shipDate": None,
+            }
+            if order["orderStatus"] == "shipped":
+                # Not settled by the docs: the shipDate of an order created or updated straight to
+                # shipped; the day of the call is the likeliest reading.
+                order["shipDate"] = timestamps.today().isoformat()
+            self._orders[order_id] = order
+            return copy.deepcopy(order)
+
+    def orders(self) -> list[dict[str, Any]]:
+        """Every order, oldest first, as ``GET /orders`` would return it."""
+        with self._lock:
+            return [copy.deepcopy(order) for order in self._orders.values()]
+
+    def get_order(self, order_id: int) -> dict[str, Any]:
+        """The order with this orderId; raises ``OrderNotFoundError``."""
+        with self._lock:
+            return copy.deepcopy(self._order_by_id(order_id))
+
+    def find_orders(
+        self,
+        *,
+        order_number: str | None = None,
+        order_status: str | None = None,
+        store_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Orders matching the ``GET /orders`` filters, oldest first."""
+
+        # ShipStation's public docs describe the orderNumber filter as a "starts with" search.
+        # Not settled by the docs: case sensitivity; it is ignored, as in a SQL Server LIKE.
+        def matches(order: dict[str, Any]) -> bool:
+            number = (order["orderNumber"] or "").casefold()
+            return (
+                (order_number is None or number.startswith(order_number.casefold()))
+                and (order_status is None or order["orderStatus"] == order_status)
+                and (store_id is None or order["advancedOptions"]["storeId"] == store_id)
+            )
+
+        with self._lock:
+            return [copy.deepcopy(order) for order in self._orders.values() if matches(order)]
+
+    def shipments(self) -> list[dict[str, Any]]:
+        """Every label shipment, oldest first, with its items."""
+        with self._lock:
+            return copy.deepcopy(self._shipments)
+
+    def find_shipments(
+        self,
+        *,
+        order_number: str | None = None,
+        order_id: int | None = None,
+        create_date_start: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Label shipments matching the ``GET /shipments`` filters, oldest first."""
+
+        # Not settled by the docs: whether the shipments orderNumber filter is a prefix search
+        # like the orders one; an exact match is the narrower reading.
+        def matches(shipment: dict[str, Any]) -> bool:
+            return (
+                (order_number is None or shipment["orderNumber"] == order_number)
+                and (order_id is None or shipment["orderId"] == order_id)
+                and (
+                    create_date_start is None
+                    or timestamps.parse_timestamp(shipment["createDate"]) >= create_date_start
+                )
+            )
+
+        with self._lock:
+            return [copy.deepcopy(s) for s in self._shipments if matches(s)]
+
+    def ship(
+        self,
+        order_key: str,
+        tracking_number: str | None = None,
+        carrier_code: str | None = None,
+        with_label: bool = True,
+    ) -> dict[str, Any]:
+        """Ship an order from the warehouse side, as a ShipStation user would.
+
+        With a label, a shipment appears in ``GET /shipments``; an order already shipped may
+        get further labels (more packages). Without a label the order is only marked shipped,
+        like ``/orders/markasshipped``: the returned record has no ``shipmentId`` and is listed
+        nowhere. Raises ``OrderNotFoundError`` and ``OrderLockedError``.
+        """
+        ship_date = timestamps.today().isoformat()
+        with self._lock:
+            order = self._order_by_key(order_key)
+            if not with_label:
+                self._mark_shipped(order, ship_date)
+                return self._shipment_record(order, None, ship_date, tracking_number, carrier_code)
+            if order["orderStatus"] == "cancelled":
+                raise OrderLockedError(f"The order with orderKey '{order_key}' is cancelled.")
+            if order["orderStatus"] != "shipped":
+                self._mark_shipped(order, ship_date)
+            shipment_id = next(self._next_shipment_id)
+            # Not settled by the docs: the form of a generated tracking number; this one has the
+            # 22 digits of a USPS number and names the shipment, which helps when debugging.
+            shipment = self._shipment_record(
+                order,
+                shipment_id,
+                ship_date,
+                tracking_number or f"9400{shipment_id:018d}",
+                carrier_code or order["carrierCode"] or DEFAULT_CARRIER_CODE,
+            )
+            self._shipments.append(shipment)
+            return copy.deepcopy(shipment)
+
+    def mark_as_shipped(self, order_id: int, *, ship_date: str | None = None) -> dict[str, Any]:
+        """Apply ``/orders/markasshipped``: the order turns shipped and no shipment is listed.
+
+        Raises ``OrderNotFoundError`` and ``OrderLockedError``.
+        """
+        with self._lock:
+            order = self._order_by_id(order_id)
+            self._mark_shipped(order, ship_date or timestamps.today().isoformat())
+            return copy.deepcopy(order)
+
+    def cancel(self, order_key: str) -> dict[str, Any]:
+        """Cancel an order from the ShipStation side; cancelling twice changes nothing.
+
+        Raises ``OrderNotFoundError``, and ``OrderLockedError`` for a shipped order.
+        """
+        with self._lock:
+            order = self._order_by_key(order_key)
+            if order["orderStatus"] == "shipped":
+                raise OrderLockedError(f"The order with orderKey '{order_key}' is shipped.")
+            if order["orderStatus"] != "cancelled":
+                order["orderStatus"] = "cancelled"
+                order["modifyDate"] = timestamps.format_timestamp(timestamps.now())
+            return copy.deepcopy(order)
+
+    def timeout_next_create(self, n: int = 1) -> None:
+        """Make the next ``n`` successful createorder calls store the order but never answer."""
+        if n < 0:
+            raise ValueError("n must not be negative")
+        with self._lock:
+            self._create_timeouts += n
+
+    def take_create_timeout(self) -> bool:
+        """Consume one pending timeout; true when the current createorder must go unanswered."""
+        with self._lock:
+            if self._create_timeouts == 0:
+                return False
+            self._create_timeouts -= 1
+            return True
+
+    def _order_by_id(self, order_id: int) -> dict[str, Any]:
+        try:
+            return self._orders[order_id]
+        except KeyError:
+            raise OrderNotFoundError(f"No order has orderId {order_id}.") from None
+
+    def _order_by_key(self, order_key: str) -> dict[str, Any]:
+        order_id = self._order_ids_by_key.get(order_key)
+        if order_id is None:
+            raise OrderNotFoundError(f"No order has orderKey '{order_key}'.")
+        return self._orders[order_id]
+
+    def _mark_shipped(self, order: dict[str, Any], ship_date: str) -> None:
+        # Not settled by the docs: marking a shipped or cancelled order as shipped again. The lock
+        # rule of createorder is applied: only open orders change.
+        if order["orderStatus"] not in OPEN_STATUSES:
+            raise OrderLockedError(
+                f"The order with orderKey '{order['orderKey']}' is {order['orderStatus']}."
+            )
+        order["orderStatus"] = "shipped"
+        order["shipDate"] = ship_date
+        order["modifyDate"] = timestamps.format_timestamp(timestamps.now())
+
+    @staticmethod
+    def _shipment_record(
+        order: dict[str, Any],
+        shipment_id: int | None,
+        ship_date: str,
+        tracking_number: str | None,
+        carrier_code: str | None,
+    ) -> dict[str, Any]:
+        return {
+            "shipmentId": shipment_id,
+            "orderId": order["orderId"],
+            "orderKey": order["orderKey"],
+            "orderNumber": order["orderNumber"],
+            "createDate": timestamps.format_timestamp(timestamps.now()),
+            "shipDate": ship_date,
+            "trackingNumber": tracking_number,
+            "carrierCode": carrier_code,
+            "serviceCode": order["serviceCode"] or DEFAULT_SERVICE_CODE,
+            "voided": False,
+            "shipmentItems": copy.deepcopy(order["items"]),
+        }
