@@ -25,10 +25,11 @@ CURRENCY = _reference(
     th.Property("locale", th.StringType),
 )
 COUNTRY = _reference(th.Property("name", th.StringType))
+#: The reference types the position of artists and categories as a string.
 GROUPING_FIELDS = (
     th.Property("name", th.StringType),
     th.Property("permalink", th.StringType),
-    th.Property("position", th.IntegerType),
+    th.Property("position", th.StringType),
 )
 GROUPING = _reference(*GROUPING_FIELDS)
 

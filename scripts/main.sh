@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: a local Big Cartel sandbox shop, synced twice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+exec .venv/bin/python scripts/demo.py "$@"
