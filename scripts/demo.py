@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_tap(
-    config: Path, state: Path | None, records_dir: Path
+    config: Path, state: Path | None, records_dir: Path, log: t.TextIO
 ) -> tuple[collections.Counter, dict]:
     """Run the tap's console script; split its RECORD messages into one JSONL file per stream."""
     command = [sys.executable, "-m", "tap_bigcartel.tap", "--config", str(config)]
@@ -29,7 +29,7 @@ def run_tap(
     counts: collections.Counter = collections.Counter()
     last_state: dict = {}
     files: dict[str, t.TextIO] = {}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True) as process:
         assert process.stdout is not None
         try:
             for line in process.stdout:
@@ -46,7 +46,7 @@ def run_tap(
             for handle in files.values():
                 handle.close()
     if process.returncode != 0:
-        raise SystemExit(f"tap-bigcartel exited with {process.returncode}")
+        raise SystemExit(f"tap-bigcartel exited with {process.returncode}; see {log.name}")
     return counts, last_state
 
 
@@ -80,7 +80,8 @@ def main() -> None:
             )
         )
         config.chmod(0o600)
-        first, state = run_tap(config, None, records_dir)
+        log = (args.output / "tap.log").open("w")
+        first, state = run_tap(config, None, records_dir, log)
         state_file = args.output / "state.json"
         state_file.write_text(json.dumps(state, indent=2))
 
@@ -90,7 +91,8 @@ def main() -> None:
                 len(sandbox.store.update_orders(shop.account_id, 5)),
                 len(sandbox.store.update_products(shop.account_id, 3)),
             )
-        second, state = run_tap(config, state_file, records_dir)
+        second, state = run_tap(config, state_file, records_dir, log)
+        log.close()
         state_file.write_text(json.dumps(state, indent=2))
 
     print(f"\n{'stream':<12}{'full run':>10}{'incremental':>13}")
@@ -105,6 +107,7 @@ def main() -> None:
         "sharing a bookmark's instant."
     )
     print(f"Records: {records_dir}/<stream>.jsonl   State: {state_file}")
+    print(f"Tap logs: {args.output / 'tap.log'}")
 
 
 if __name__ == "__main__":
