@@ -77,8 +77,8 @@ def run_tap(config: dict, workdir: Path, streams: set[str], state: dict | None =
     catalog_file.write_text(json.dumps(catalog))
     command = [
         sys.executable,
-        "-m",
-        "tap_bigcartel.tap",
+        "-c",
+        TAP_WITH_PEAK_MEMORY,
         "--config",
         str(config_file),
         "--catalog",

@@ -92,7 +92,8 @@ def create_app(
             response.headers.update(decision.headers())
         if request_log is not None:
             status = None if g.get("dropped") else response.status_code
-            request_log.record(request.method, request.path, request.args.to_dict(), status)
+            body = request.get_json(silent=True) if request.method == "POST" else None
+            request_log.record(request.method, request.path, request.args.to_dict(), status, body)
         return response
 
     @app.errorhandler(ValidationError)

@@ -8,18 +8,32 @@ from typing import Any
 
 
 class RequestLog:
-    """Entries ``{method, path, query, status}`` in the order they were answered.
+    """Entries ``{method, path, query, status, body}`` in the order they were answered.
 
-    ``status`` is None when the sandbox dropped the connection instead of answering.
+    ``status`` is None when the sandbox dropped the connection instead of answering; ``body`` is
+    the JSON a POST carried (None otherwise), so tests can count what was sent per order key.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: list[dict[str, Any]] = []
 
-    def record(self, method: str, path: str, query: dict[str, str], status: int | None) -> None:
+    def record(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        status: int | None,
+        body: Any = None,
+    ) -> None:
         """Append one answered (or deliberately unanswered) request."""
-        entry = {"method": method, "path": path, "query": dict(query), "status": status}
+        entry = {
+            "method": method,
+            "path": path,
+            "query": dict(query),
+            "status": status,
+            "body": body,
+        }
         with self._lock:
             self._entries.append(entry)
 

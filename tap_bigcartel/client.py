@@ -10,8 +10,8 @@ from urllib.parse import urlparse
 
 import requests
 from singer_sdk import RESTStream
-from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_bigcartel import jsonapi

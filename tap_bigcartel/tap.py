@@ -13,6 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_bigcartel.auth import ConfigError, Shop, discover_account_id, shops_from_config
 from tap_bigcartel.exceptions import ShopsFailedError, ShopUnavailableError, redact
 from tap_bigcartel.streams import STREAM_TYPES
+from tap_bigcartel.writer import StateFlushingWriter
 
 if t.TYPE_CHECKING:
     from tap_bigcartel.client import BigCartelStream
@@ -32,6 +33,7 @@ class TapBigCartel(Tap):
 
     name = "tap-bigcartel"
     package_name = "bigcartel-fulfillment"
+    message_writer_class = StateFlushingWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(

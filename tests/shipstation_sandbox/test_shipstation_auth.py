@@ -60,5 +60,5 @@ def test_refused_requests_are_logged(sandbox: ShipStationSandbox) -> None:
     response = requests.get(f"{sandbox.url}/orders", params={"page": "2"}, timeout=10)
     assert response.status_code == 401
     assert sandbox.requests == [
-        {"method": "GET", "path": "/orders", "query": {"page": "2"}, "status": 401}
+        {"method": "GET", "path": "/orders", "query": {"page": "2"}, "status": 401, "body": None}
     ]

@@ -114,8 +114,9 @@ def test_request_log_records_api_calls_only(
             "path": "/orders",
             "query": {"orderNumber": "1001", "page": "1"},
             "status": 200,
+            "body": None,
         },
-        {"method": "GET", "path": "/shipments", "query": {}, "status": 200},
+        {"method": "GET", "path": "/shipments", "query": {}, "status": 200, "body": None},
     ]
     sandbox.clear_requests()
     assert sandbox.requests == []

@@ -1,0 +1,99 @@
+"""Fulfillment backends: where orders go, and where their shipment confirmations come from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from target_fulfillment.backends.base import (
+    Address,
+    AmbiguousSubmitError,
+    Backend,
+    BackendError,
+    FulfillmentOrder,
+    LineItem,
+    OrderLockedError,
+    RemoteOrder,
+    Shipment,
+    ShippedItem,
+)
+from target_fulfillment.backends.file import FileBackend
+from target_fulfillment.backends.shipstation import (
+    DEFAULT_API_URL,
+    DEFAULT_RATE_LIMIT_MAX_WAIT,
+    DEFAULT_TIMEOUT,
+    ShipStationBackend,
+)
+
+__all__ = [
+    "Address",
+    "AmbiguousSubmitError",
+    "Backend",
+    "BackendError",
+    "FileBackend",
+    "FulfillmentOrder",
+    "LineItem",
+    "OrderLockedError",
+    "RemoteOrder",
+    "ShipStationBackend",
+    "Shipment",
+    "ShippedItem",
+    "make_backend",
+]
+
+
+def make_backend(config: Mapping[str, Any]) -> Backend:
+    """The backend ``config["backend"]`` names, built from its settings.
+
+    Raises ``ValueError`` naming the first missing or malformed setting, before anything runs.
+    """
+    kind = config.get("backend")
+    if kind == "file":
+        return FileBackend(
+            _required(config, "file_outbox_dir"), _required(config, "file_inbox_dir")
+        )
+    if kind == "shipstation":
+        api_url = config.get("shipstation_api_url") or DEFAULT_API_URL
+        if not isinstance(api_url, str) or not api_url.startswith(("https://", "http://")):
+            raise ValueError("`shipstation_api_url` must be an http(s) URL")
+        return ShipStationBackend(
+            _required(config, "shipstation_api_key"),
+            _required(config, "shipstation_api_secret"),
+            api_url=api_url,
+            store_id=_store_id(config.get("shipstation_store_id")),
+            timeout=_seconds(config, "request_timeout", DEFAULT_TIMEOUT),
+            rate_limit_max_wait=_seconds(
+                config, "shipstation_rate_limit_max_wait", DEFAULT_RATE_LIMIT_MAX_WAIT
+            ),
+        )
+    raise ValueError(f"`backend` must be 'file' or 'shipstation', not {kind!r}")
+
+
+def _required(config: Mapping[str, Any], name: str) -> str:
+    value = config.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"`{name}` is required for the {config.get('backend')} backend")
+    return value
+
+
+def _store_id(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ValueError(f"`shipstation_store_id` must be a whole number, not {value!r}")
+
+
+def _seconds(config: Mapping[str, Any], name: str, default: float) -> float:
+    value = config.get(name)
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if isinstance(value, bool) or not seconds > 0:
+        raise ValueError(f"`{name}` must be a positive number of seconds, not {value!r}")
+    return seconds

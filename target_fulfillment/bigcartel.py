@@ -1,0 +1,175 @@
+"""Write shipments back to Big Cartel: tracking for the buyer, ``shipped`` for the seller.
+
+Exactly once: before posting, the order is read back; an order already ``shipped`` (by an
+earlier run whose answer was lost, or by the seller) is not shipped twice. ``POST .../shipments``
+carries carrier and tracking to the buyer; where the API refuses shipments, ``PATCH
+shipping_status=shipped`` is the fallback the older integrations used.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+from urllib3.util.retry import Retry
+
+from tap_bigcartel import jsonapi
+from tap_bigcartel.auth import JSONAPI
+from tap_bigcartel.exceptions import redact
+
+#: Answers that mean "this shop cannot take shipments through the API", not "try again".
+SHIPMENTS_REFUSED = frozenset({404, 405, 422})
+
+
+class WriteBackError(Exception):
+    """The write-back of one order failed; the message names the shop and order."""
+
+
+class ShopDisconnectedError(WriteBackError):
+    """The shop's token was refused (401/403): it revoked the app or was closed."""
+
+
+@dataclass(frozen=True)
+class ShippedLine:
+    order_line_item_id: str
+    quantity: int
+
+
+class BigCartelWriter:
+    """Big Cartel API client for the two writes the target makes."""
+
+    def __init__(
+        self,
+        api_url: str,
+        user_agent: str,
+        auth_by_account: Mapping[str, AuthBase],
+        *,
+        timeout: float = 30.0,
+        retries: int = 5,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self._base = f"{api_url.rstrip('/')}/v1"
+        self._auth = dict(auth_by_account)
+        self._timeout = timeout
+        self._secrets = secrets
+        self._session = requests.Session()
+        self._session.headers.update({"Accept": JSONAPI, "User-Agent": user_agent})
+        # GET and PATCH are idempotent and retried on 429/5xx; a POST is retried only on 429,
+        # which says the request was not processed. Any other failed POST is settled by the
+        # read-back at the start of the next attempt.
+        retry = Retry(
+            total=retries,
+            backoff_factor=0.5,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=frozenset({"GET", "PATCH"}),
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        self._session.mount("http://", HTTPAdapter(max_retries=retry))
+        self._session.mount("https://", HTTPAdapter(max_retries=retry))
+
+    def close(self) -> None:
+        self._session.close()
+
+    def write_back(
+        self,
+        account_id: str,
+        order_id: str,
+        *,
+        carrier: str | None,
+        tracking_number: str | None,
+        tracking_url: str | None,
+        lines: list[ShippedLine] | None,
+        notify_customer: bool = True,
+    ) -> str:
+        """Mark one order shipped; returns how: ``"shipment"``, ``"patch"`` or ``"already"``.
+
+        ``lines`` None ships every unshipped line item of the order.
+        """
+        where = f"account {account_id}, order {order_id}"
+        document = self._request("GET", account_id, f"/orders/{order_id}", where).json()
+        order = next(jsonapi.records(document))
+        if order.get("shipping_status") == "shipped":
+            return "already"
+        items = lines if lines is not None else self._unshipped_lines(order, where)
+        body = {
+            "data": {
+                "type": "shipments",
+                "attributes": {
+                    "carrier": carrier,
+                    "tracking_number": tracking_number,
+                    "tracking_url": tracking_url,
+                    "notify_customer": notify_customer,
+                    "items": [
+                        {"order_line_item_id": line.order_line_item_id, "quantity": line.quantity}
+                        for line in items
+                    ],
+                },
+            }
+        }
+        response = self._request(
+            "POST",
+            account_id,
+            f"/orders/{order_id}/shipments",
+            where,
+            json=body,
+            allow=SHIPMENTS_REFUSED,
+        )
+        if response.status_code not in SHIPMENTS_REFUSED:
+            return "shipment"
+        patch = {
+            "data": {"id": order_id, "type": "orders", "attributes": {"shipping_status": "shipped"}}
+        }
+        self._request("PATCH", account_id, f"/orders/{order_id}", where, json=patch)
+        return "patch"
+
+    @staticmethod
+    def _unshipped_lines(order: Mapping[str, t.Any], where: str) -> list[ShippedLine]:
+        """Line items still to ship, read from the order (the backend reported no items)."""
+        lines = []
+        for item in order.get("items") or []:
+            unshipped = item.get("quantity_unshipped")
+            quantity = int(item.get("quantity") or 0) if unshipped is None else int(unshipped)
+            if quantity > 0:
+                lines.append(ShippedLine(str(item["id"]), quantity))
+        if not lines:
+            raise WriteBackError(f"{where}: the order has no unshipped line items")
+        return lines
+
+    def _request(
+        self,
+        method: str,
+        account_id: str,
+        path: str,
+        where: str,
+        *,
+        json: t.Any = None,
+        allow: frozenset[int] = frozenset(),
+    ) -> requests.Response:
+        auth = self._auth.get(account_id)
+        if auth is None:
+            raise WriteBackError(f"{where}: no credentials for this account in the config")
+        headers = {"Content-Type": JSONAPI} if json is not None else None
+        try:
+            response = self._session.request(
+                method,
+                f"{self._base}/accounts/{account_id}{path}",
+                json=json,
+                headers=headers,
+                auth=auth,
+                timeout=self._timeout,
+            )
+        except requests.RequestException as error:
+            message = redact(f"{where}: {method} {path} failed: {error}", self._secrets)
+            raise WriteBackError(message) from None
+        if response.status_code in allow or response.ok:
+            return response
+        detail = redact(response.text[:300], self._secrets)
+        message = f"{where}: {method} {path} answered {response.status_code}: {detail}"
+        if response.status_code in (401, 403):
+            raise ShopDisconnectedError(message)
+        raise WriteBackError(message)

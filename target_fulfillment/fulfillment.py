@@ -1,0 +1,354 @@
+"""The end-of-run work of the target: decide, send exactly once, collect shipments, write back.
+
+Every side effect goes through the ledger's two-phase protocol: the intent (``claim``) is durable
+before the warehouse is called and the result (``confirm_submitted``) after, so a crash at any
+point leaves a ``submitting`` row that the next run settles by looking the key up at the warehouse
+before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import typing as t
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+
+from target_fulfillment.backends.base import (
+    AmbiguousSubmitError,
+    Backend,
+    BackendError,
+    FulfillmentOrder,
+    OrderLockedError,
+    RemoteOrder,
+    Shipment,
+)
+from target_fulfillment.bigcartel import (
+    BigCartelWriter,
+    ShippedLine,
+    ShopDisconnectedError,
+    WriteBackError,
+)
+from target_fulfillment.orders import (
+    CatalogProduct,
+    Hold,
+    InvalidOrderError,
+    build_order,
+    is_eligible,
+    is_voided,
+    order_key,
+)
+
+if t.TYPE_CHECKING:
+    from target_fulfillment.ledger import Ledger, OrderEntry
+    from target_fulfillment.order_cache import OrderCache
+    from target_fulfillment.summary import RunSummary
+
+Record = dict[str, t.Any]
+FINISHED = frozenset({"shipped", "written_back", "cancelled"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The config the rules need, read once."""
+
+    sku_overrides: Mapping[str, str]
+    shipping_codes: Mapping[str, Mapping[str, str]]
+    origin_country: str | None
+    max_concurrency: int
+    dry_run: bool
+    notify_customer: bool
+
+
+class Fulfillment:
+    """One run's fulfillment work over the ledger, the order cache and a backend."""
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        cache: OrderCache,
+        backend: Backend,
+        writer: BigCartelWriter | None,
+        settings: Settings,
+        summary: RunSummary,
+        logger: logging.Logger,
+    ) -> None:
+        self.ledger = ledger
+        self.cache = cache
+        self.backend = backend
+        self.writer = writer
+        self.settings = settings
+        self.summary = summary
+        self.logger = logger
+
+    def run(self) -> None:
+        if not self.settings.dry_run:
+            self.reconcile()
+        self.evaluate()
+        self.collect_shipments()
+        self.write_back()
+
+    # Settling interrupted submits
+
+    def reconcile(self) -> None:
+        """Settle every ``submitting`` row by asking the warehouse whether it has the key."""
+        for entry in self.ledger.in_doubt(self.backend.name):
+            where = entry.order_key
+            try:
+                remote = self.backend.lookup(entry.order_key)
+            except BackendError as error:
+                self.summary.count("failed", where, f"still in doubt, lookup failed: {error}")
+                continue
+            if remote is None:
+                # Never reached the warehouse: back to failed, so it is evaluated and sent below.
+                self.ledger.fail(
+                    entry.account_id, entry.order_id, "interrupted before the warehouse had it"
+                )
+                self.cache.flag_for_evaluation(entry.account_id, entry.order_id)
+            elif remote.status == "cancelled":
+                self.ledger.mark_cancelled(
+                    entry.account_id, entry.order_id, "cancelled at the warehouse"
+                )
+            else:
+                # An interrupted update may or may not have landed: record no hash, so the next
+                # evaluation sees a difference and sends the update again (an idempotent upsert).
+                was_update = bool(entry.backend_order_id)
+                self.ledger.confirm_submitted(
+                    entry.account_id,
+                    entry.order_id,
+                    remote.backend_order_id,
+                    "" if was_update else entry.payload_hash,
+                )
+                if was_update:
+                    self.cache.flag_for_evaluation(entry.account_id, entry.order_id)
+                self.logger.info("%s: the warehouse had it; recorded as submitted", where)
+
+    # Deciding and sending
+
+    def evaluate(self) -> None:
+        """Decide every order received since it was last looked at, and every held order."""
+        with ThreadPoolExecutor(max_workers=self.settings.max_concurrency) as pool:
+            in_flight: set[Future] = set()
+            for record in self._orders_to_evaluate():
+                job = self._decide(record)
+                if job is None:
+                    continue
+                if len(in_flight) >= 2 * self.settings.max_concurrency:
+                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        future.result()
+                in_flight.add(pool.submit(job))
+            for future in in_flight:
+                future.result()
+
+    def _orders_to_evaluate(self) -> Iterator[Record]:
+        held = set()
+        for entry in self.ledger.by_state("held"):
+            record = self.cache.get(entry.account_id, entry.order_id)
+            if record is not None:
+                held.add((entry.account_id, entry.order_id))
+                yield record
+        for record in self.cache.pending():
+            if (str(record["account_id"]), str(record["id"])) not in held:
+                yield record
+
+    def _decide(self, record: Record) -> Callable[[], None] | None:
+        """Apply the rules to one order; return the send job, if it is to be sent."""
+        account_id, order_id = str(record["account_id"]), str(record["id"])
+        key = order_key(account_id, order_id)
+        entry = self.ledger.get(account_id, order_id)
+        state = entry.state if entry else None
+        if state in FINISHED or state == "submitting":
+            self.summary.count("skipped")
+            self.cache.mark_evaluated(account_id, order_id)
+            return None
+        if is_voided(record):
+            self._void(record, entry)
+            return None
+        if not is_eligible(record):
+            self.summary.count("skipped")
+            self.cache.mark_evaluated(account_id, order_id)
+            return None
+        try:
+            result = build_order(
+                record,
+                product=lambda product_id: self._product(account_id, product_id),
+                shop_country=self.ledger.shop_country(account_id) or self.settings.origin_country,
+                sku_overrides=self.settings.sku_overrides,
+                shipping_codes=self.settings.shipping_codes,
+            )
+        except InvalidOrderError as error:
+            result = Hold(str(error))
+        if isinstance(result, Hold):
+            self.cache.mark_evaluated(account_id, order_id)
+            if not self.settings.dry_run and state == "submitted":
+                self.ledger.record_pending_change(account_id, order_id, result.reason)
+                self.summary.count("reported", key, f"changed after it was sent: {result.reason}")
+            elif self.settings.dry_run or self.ledger.hold(account_id, order_id, result.reason):
+                self.summary.count("held", key, result.reason)
+            return None
+        payload_hash = result.payload_hash()
+        if entry is not None and state == "submitted" and entry.payload_hash == payload_hash:
+            self.summary.count("skipped")
+            self.cache.mark_evaluated(account_id, order_id)
+            return None
+        if self.settings.dry_run:
+            self.summary.count("updated" if state == "submitted" else "sent")
+            return None
+        return lambda: self._send(result, entry, payload_hash)
+
+    def _product(self, account_id: str, product_id: str) -> CatalogProduct | None:
+        product = self.ledger.product(account_id, product_id)
+        if product is None:
+            return None
+        return CatalogProduct(product.description, product.options)
+
+    def _send(self, order: FulfillmentOrder, entry: OrderEntry | None, payload_hash: str) -> None:
+        """The two-phase submit of one order, on a pool thread.
+
+        The order stays flagged for evaluation in the cache until the ledger holds its outcome,
+        so a crash before the claim leaves it to the next run rather than losing it.
+        """
+        try:
+            self._submit(order, entry, payload_hash)
+        finally:
+            self.cache.mark_evaluated(order.account_id, order.order_id)
+
+    def _submit(self, order: FulfillmentOrder, entry: OrderEntry | None, payload_hash: str) -> None:
+        account_id, order_id, key = order.account_id, order.order_id, order.key
+        update = entry is not None and entry.state == "submitted"
+        if not self.ledger.claim(account_id, order_id, key, payload_hash, self.backend.name):
+            self.summary.count("skipped")
+            return
+        try:
+            backend_order_id = self.backend.submit(order)
+        except OrderLockedError as error:
+            # The warehouse has the order and will not take changes: keep what it has.
+            previous_hash = entry.payload_hash if entry else payload_hash
+            remote = self.backend.lookup(key)
+            self.ledger.confirm_submitted(
+                account_id, order_id, remote.backend_order_id if remote else "", previous_hash
+            )
+            note = f"changed after the warehouse locked it, change not applied: {error}"
+            self.ledger.record_pending_change(account_id, order_id, note)
+            self.summary.count("reported", key, note)
+            return
+        except AmbiguousSubmitError as error:
+            remote = self._lookup_quietly(key)
+            if remote is None:
+                self.summary.count("failed", key, f"in doubt, settled on the next run: {error}")
+                return
+            backend_order_id = remote.backend_order_id
+        except BackendError as error:
+            self.ledger.fail(account_id, order_id, str(error))
+            self.summary.count("failed", key, str(error))
+            return
+        self.ledger.confirm_submitted(account_id, order_id, backend_order_id, payload_hash)
+        self.summary.count("updated" if update else "sent")
+
+    def _lookup_quietly(self, key: str) -> RemoteOrder | None:
+        try:
+            return self.backend.lookup(key)
+        except (BackendError, AmbiguousSubmitError):
+            return None
+
+    def _void(self, record: Record, entry: OrderEntry | None) -> None:
+        """A failed or invalid payment: cancel what was sent, drop what was not."""
+        account_id, order_id = str(record["account_id"]), str(record["id"])
+        key = order_key(account_id, order_id)
+        reason = f"payment {record.get('payment_status')}"
+        if entry is None:
+            self.summary.count("skipped")
+        elif self.settings.dry_run:
+            self.summary.count("cancelled")
+        elif entry.state == "submitted":
+            try:
+                cancelled = self.backend.cancel(key)
+            except (BackendError, AmbiguousSubmitError) as error:
+                self.summary.count(
+                    "failed", key, f"{reason}; cancel at the warehouse failed: {error}"
+                )
+                return
+            if cancelled:
+                self.ledger.mark_cancelled(account_id, order_id, reason)
+                self.summary.count("cancelled")
+            else:
+                note = f"{reason} after it was sent; the warehouse did not allow a cancel"
+                self.ledger.record_pending_change(account_id, order_id, note)
+                self.summary.count("reported", key, note)
+        else:
+            self.ledger.mark_cancelled(account_id, order_id, reason)
+            self.summary.count("cancelled")
+        self.cache.mark_evaluated(account_id, order_id)
+
+    # Shipments and write-back
+
+    def collect_shipments(self) -> None:
+        """Record every shipment the warehouse reports, then let the warehouse forget it."""
+        watermark_key = f"shipments_since:{self.backend.name}"
+        stored = self.ledger.get_value(watermark_key)
+        since = dt.datetime.fromisoformat(stored) if stored else None
+        started = dt.datetime.now(dt.timezone.utc)
+        for shipment in self.backend.shipments(since):
+            entry = self.ledger.find_by_key(shipment.key)
+            if entry is None:
+                self.summary.count("reported", shipment.key, "shipment for an unknown order key")
+            elif entry.state in ("submitted", "submitting") and not self.settings.dry_run:
+                if self.ledger.mark_shipped(
+                    entry.account_id, entry.order_id, _shipment_dict(shipment)
+                ):
+                    self.summary.count("shipped")
+            elif self.settings.dry_run and entry.state in ("submitted", "submitting"):
+                self.summary.count("shipped")
+            if not self.settings.dry_run:
+                self.backend.acknowledge(shipment)
+        if not self.settings.dry_run:
+            # Overlap the next poll by an hour: clocks differ, and a shipment seen twice is a no-op.
+            self.ledger.set_value(watermark_key, (started - dt.timedelta(hours=1)).isoformat())
+
+    def write_back(self) -> None:
+        """Post each shipped order's shipment to Big Cartel, once."""
+        for entry in self.ledger.by_state("shipped"):
+            key = entry.order_key
+            if not self.ledger.is_connected(entry.account_id):
+                self.summary.count("reported", key, "shop disconnected; not written back")
+                continue
+            if self.writer is None:
+                self.summary.count("reported", key, "no Big Cartel credentials for write-back")
+                continue
+            if self.settings.dry_run:
+                self.summary.count("written_back")
+                continue
+            shipment = entry.shipment or {}
+            lines = [
+                ShippedLine(str(item["line_item_key"]), int(item["quantity"]))
+                for item in shipment.get("items") or []
+                if item.get("line_item_key")
+            ]
+            try:
+                method = self.writer.write_back(
+                    entry.account_id,
+                    entry.order_id,
+                    carrier=shipment.get("carrier"),
+                    tracking_number=shipment.get("tracking_number"),
+                    tracking_url=shipment.get("tracking_url"),
+                    lines=lines or None,
+                    notify_customer=self.settings.notify_customer,
+                )
+            except ShopDisconnectedError as error:
+                self.summary.count("failed", key, f"shop refused the token: {error}")
+                continue
+            except WriteBackError as error:
+                self.summary.count("failed", key, str(error))
+                continue
+            if self.ledger.mark_written_back(entry.account_id, entry.order_id, method):
+                self.cache.delete(entry.account_id, entry.order_id)
+                self.summary.count("written_back")
+
+
+def _shipment_dict(shipment: Shipment) -> dict[str, t.Any]:
+    data = asdict(shipment)
+    data["shipped_at"] = shipment.shipped_at.isoformat() if shipment.shipped_at else None
+    return data

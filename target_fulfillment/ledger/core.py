@@ -1,0 +1,421 @@
+"""The ``Ledger``: one conditional UPDATE per state change, and the catalog beside it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from target_fulfillment.ledger.database import InsertStatement, open_database, read_only, wrote
+from target_fulfillment.ledger.schema import (
+    STATES,
+    WRITEBACK_METHODS,
+    State,
+    kv,
+    orders,
+    parse_timestamp,
+    product_options,
+    products,
+    shops,
+    utc_now,
+)
+
+
+@dataclass(frozen=True)
+class ProductInfo:
+    """A catalog product and its options (option_id to name)."""
+
+    account_id: str
+    product_id: str
+    name: str | None
+    description: str | None
+    options: dict[str, str]
+
+
+@dataclass(frozen=True)
+class OrderEntry:
+    """One ledger row, as read."""
+
+    account_id: str
+    order_id: str
+    order_key: str
+    state: State
+    backend: str | None
+    backend_order_id: str | None
+    payload_hash: str | None
+    pending_change: str | None
+    hold_reason: str | None
+    last_error: str | None
+    attempts: int
+    shipment: dict[str, t.Any] | None
+    writeback_method: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    submitted_at: dt.datetime | None
+    shipped_at: dt.datetime | None
+    written_back_at: dt.datetime | None
+
+
+class Ledger:
+    """The ledger and catalog in one database; thread-safe, each method its own transaction."""
+
+    def __init__(self, url: str | sa.URL) -> None:
+        """Open the ledger at a SQLAlchemy URL, creating its tables if missing."""
+        self.engine, self._insert = open_database(url)
+
+    def close(self) -> None:
+        """Close the pooled connections (PostgreSQL counts them against max_connections)."""
+        self.engine.dispose()
+
+    def _read(self) -> sa.Connection:
+        return read_only(self.engine)
+
+    # Catalog
+
+    def upsert_shop(self, account_id: str, country: str | None, store_name: str | None) -> None:
+        """The shop's country decides which orders are domestic; ``connected`` is left alone."""
+        values = {"country": country, "store_name": store_name, "updated_at": utc_now()}
+        stmt = self._insert(shops).values(account_id=account_id, connected=True, **values)
+        with self.engine.begin() as conn:
+            conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"], set_=values))
+
+    def shop_country(self, account_id: str) -> str | None:
+        with self._read() as conn:
+            return conn.scalar(sa.select(shops.c.country).where(shops.c.account_id == account_id))
+
+    def set_connected(self, account_id: str, connected: bool) -> None:
+        """Record whether the shop still accepts our token; write-back skips disconnected shops."""
+        values = {"connected": connected, "updated_at": utc_now()}
+        stmt = self._insert(shops).values(account_id=account_id, **values)
+        with self.engine.begin() as conn:
+            conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"], set_=values))
+
+    def is_connected(self, account_id: str) -> bool:
+        """Unknown shops count as connected: only a refused token marks one disconnected."""
+        with self._read() as conn:
+            stmt = sa.select(shops.c.connected).where(shops.c.account_id == account_id)
+            return conn.scalar(stmt) is not False
+
+    def upsert_product(
+        self,
+        account_id: str,
+        product_id: str,
+        name: str | None,
+        description: str | None,
+        options: Iterable[tuple[str, str]],
+        updated_at: str | dt.datetime | None,
+    ) -> bool:
+        """Store a product and replace its options, unless the stored version is newer.
+
+        Returns whether it was stored: input out of order must not roll the catalog back. The
+        comparison is inside the upsert, so concurrent writers of one product cannot interleave.
+        A product without ``updated_at`` is always stored, keeping the stored timestamp.
+        Raises ValueError for an ``updated_at`` string that is not ISO 8601.
+        """
+        stamp = parse_timestamp(updated_at)
+        key = {"account_id": account_id, "product_id": product_id}
+        insert = self._insert(products).values(
+            **key, name=name, description=description, updated_at=stamp
+        )
+        new, old = insert.excluded.updated_at, products.c.updated_at
+        upsert = insert.on_conflict_do_update(
+            index_elements=list(key),
+            set_={
+                "name": name,
+                "description": description,
+                "updated_at": sa.func.coalesce(new, old),
+            },
+            where=sa.or_(new.is_(None), old.is_(None), new >= old),
+        )
+        option_rows = [
+            {**key, "option_id": option_id, "name": option_name}
+            for option_id, option_name in dict(options).items()
+        ]
+        with self.engine.begin() as conn:
+            if not wrote(conn, upsert):
+                return False
+            conn.execute(product_options.delete().filter_by(**key))
+            if option_rows:
+                conn.execute(product_options.insert(), option_rows)
+        return True
+
+    def product(self, account_id: str, product_id: str) -> ProductInfo | None:
+        return next(self._products(account_id, product_id), None)
+
+    def products(self, account_id: str | None = None) -> Iterator[ProductInfo]:
+        """Every product of one shop or of all, in id order, for the SKU preflight."""
+        return self._products(account_id, None)
+
+    def _products(self, account_id: str | None, product_id: str | None) -> Iterator[ProductInfo]:
+        columns = (products.c.account_id, products.c.product_id)
+        product_query = sa.select(products).order_by(*columns)
+        option_query = sa.select(product_options).order_by(*product_options.primary_key)
+        for column, value in zip(columns, (account_id, product_id), strict=True):
+            if value is not None:
+                product_query = product_query.where(column == value)
+                option_query = option_query.where(product_options.c[column.name] == value)
+        with self._read() as conn:
+            product_rows = conn.execute(product_query).all()
+            options: dict[tuple[str, str], dict[str, str]] = {}
+            for row in conn.execute(option_query):
+                options.setdefault((row.account_id, row.product_id), {})[row.option_id] = row.name
+        return iter(
+            [
+                ProductInfo(
+                    row.account_id,
+                    row.product_id,
+                    row.name,
+                    row.description,
+                    options.get((row.account_id, row.product_id), {}),
+                )
+                for row in product_rows
+            ]
+        )
+
+    # The order ledger
+
+    def get(self, account_id: str, order_id: str) -> OrderEntry | None:
+        rows = self._entries(orders.c.account_id == account_id, orders.c.order_id == order_id)
+        return rows[0] if rows else None
+
+    def find_by_key(self, order_key: str) -> OrderEntry | None:
+        rows = self._entries(orders.c.order_key == order_key)
+        return rows[0] if rows else None
+
+    def by_state(self, state: State, account_id: str | None = None) -> list[OrderEntry]:
+        return self.entries(account_id, [state])
+
+    def entries(
+        self, account_id: str | None = None, states: Iterable[State] | None = None
+    ) -> list[OrderEntry]:
+        """Rows of one shop or all, in some states or all, ordered by account and order id."""
+        conditions = []
+        if account_id is not None:
+            conditions.append(orders.c.account_id == account_id)
+        if states is not None:
+            conditions.append(orders.c.state.in_(_checked_states(states)))
+        return self._entries(*conditions)
+
+    def _entries(self, *conditions: sa.ColumnElement[bool]) -> list[OrderEntry]:
+        query = sa.select(orders).where(*conditions).order_by(*orders.primary_key)
+        with self._read() as conn:
+            return [OrderEntry(**row._mapping) for row in conn.execute(query)]
+
+    def counts(self) -> dict[State, int]:
+        """Rows per state; states without rows are left out."""
+        query = sa.select(orders.c.state, sa.func.count()).group_by(orders.c.state)
+        with self._read() as conn:
+            return dict(conn.execute(query).all())
+
+    def in_doubt(
+        self, backend: str, older_than: dt.timedelta = dt.timedelta(0)
+    ) -> list[OrderEntry]:
+        """Rows left in ``submitting``: the warehouse may or may not have them.
+
+        With several workers, pass ``older_than`` longer than any submit takes, or the rows other
+        workers are submitting right now are listed too.
+        """
+        return self._entries(
+            orders.c.state == "submitting",
+            orders.c.backend == backend,
+            orders.c.updated_at <= utc_now() - older_than,
+        )
+
+    def hold(self, account_id: str, order_id: str, reason: str) -> bool:
+        """Record why an order is not sent yet; True if held (new, held or failed before).
+
+        Never touches an order being sent, sent or finished: its row is left as it is.
+        """
+        now = utc_now()
+        insert = self._insert(orders).values(
+            account_id=account_id,
+            order_id=order_id,
+            order_key=_order_key(account_id, order_id),
+            state="held",
+            hold_reason=reason,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+        with self.engine.begin() as conn:
+            if wrote(conn, _unless_exists(insert)):
+                return True
+            held_or_failed = orders.c.state.in_(("held", "failed"))
+            return self._move(
+                conn, account_id, order_id, held_or_failed, now, state="held", hold_reason=reason
+            )
+
+    def claim(
+        self, account_id: str, order_id: str, order_key: str, payload_hash: str, backend: str
+    ) -> bool:
+        """Record the intent to send, before the warehouse is called; True if this caller won.
+
+        A ``submitted`` order is claimed again only when its payload changed (an update of the
+        open warehouse order). Whoever loses must not call the warehouse.
+        """
+        now = utc_now()
+        values = {"state": "submitting", "payload_hash": payload_hash, "backend": backend}
+        insert = self._insert(orders).values(
+            account_id=account_id,
+            order_id=order_id,
+            order_key=order_key,
+            attempts=1,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
+        claimable = sa.or_(
+            orders.c.state.in_(("held", "failed")),
+            sa.and_(
+                orders.c.state == "submitted", orders.c.payload_hash.is_distinct_from(payload_hash)
+            ),
+        )
+        with self.engine.begin() as conn:
+            if wrote(conn, _unless_exists(insert)):
+                return True
+            return self._move(
+                conn,
+                account_id,
+                order_id,
+                claimable,
+                now,
+                attempts=orders.c.attempts + 1,
+                hold_reason=None,
+                **values,
+            )
+
+    def confirm_submitted(
+        self, account_id: str, order_id: str, backend_order_id: str, payload_hash: str
+    ) -> bool:
+        """The warehouse has the order, as sent with ``payload_hash``."""
+        return self._transition(
+            account_id,
+            order_id,
+            ("submitting",),
+            "submitted_at",
+            state="submitted",
+            backend_order_id=backend_order_id,
+            payload_hash=payload_hash,
+        )
+
+    def fail(self, account_id: str, order_id: str, error: str) -> bool:
+        """A send that did not reach the warehouse, or a hold that became an error.
+
+        This is also how a claim is released: a ``failed`` row can be claimed again.
+        """
+        return self._transition(
+            account_id, order_id, ("submitting", "held"), state="failed", last_error=error
+        )
+
+    def record_pending_change(self, account_id: str, order_id: str, description: str) -> bool:
+        """Note a change the warehouse would not take, for a person to apply by hand."""
+        return self._transition(account_id, order_id, STATES, pending_change=description)
+
+    def clear_pending_change(self, account_id: str, order_id: str) -> bool:
+        return self._transition(account_id, order_id, STATES, pending_change=None)
+
+    def mark_shipped(self, account_id: str, order_id: str, shipment: dict[str, t.Any]) -> bool:
+        """Record the warehouse's shipment; from ``submitting`` too, as reconciliation may find."""
+        return self._transition(
+            account_id,
+            order_id,
+            ("submitted", "submitting"),
+            "shipped_at",
+            state="shipped",
+            shipment=shipment,
+        )
+
+    def mark_written_back(self, account_id: str, order_id: str, method: str) -> bool:
+        """The shipment is on the Big Cartel order (``method`` is ``shipment`` or ``patch``)."""
+        if method not in WRITEBACK_METHODS:
+            raise ValueError(f"write-back method must be one of {WRITEBACK_METHODS}: {method!r}")
+        return self._transition(
+            account_id,
+            order_id,
+            ("shipped",),
+            "written_back_at",
+            state="written_back",
+            writeback_method=method,
+        )
+
+    def mark_cancelled(self, account_id: str, order_id: str, reason: str) -> bool:
+        """Never to be sent or shipped; the reason is kept in ``last_error``.
+
+        From ``submitting`` too, when reconciliation finds the order cancelled at the warehouse.
+        """
+        return self._transition(
+            account_id,
+            order_id,
+            ("submitted", "submitting", "held", "failed"),
+            state="cancelled",
+            last_error=reason,
+        )
+
+    def _transition(
+        self,
+        account_id: str,
+        order_id: str,
+        from_states: Iterable[State],
+        stamp: str | None = None,
+        **values: t.Any,
+    ) -> bool:
+        now = utc_now()
+        if stamp:
+            values[stamp] = now
+        with self.engine.begin() as conn:
+            return self._move(
+                conn, account_id, order_id, orders.c.state.in_(from_states), now, **values
+            )
+
+    @staticmethod
+    def _move(
+        conn: sa.Connection,
+        account_id: str,
+        order_id: str,
+        condition: sa.ColumnElement[bool],
+        now: dt.datetime,
+        **values: t.Any,
+    ) -> bool:
+        """The conditional UPDATE every transition is; True if the row was in a state it allows."""
+        stmt = (
+            orders.update()
+            .where(orders.c.account_id == account_id, orders.c.order_id == order_id, condition)
+            .values(updated_at=now, **values)
+        )
+        return wrote(conn, stmt)
+
+    # Key-value
+
+    def get_value(self, key: str) -> str | None:
+        with self._read() as conn:
+            return conn.scalar(sa.select(kv.c.value).where(kv.c.key == key))
+
+    def set_value(self, key: str, value: str) -> None:
+        stmt = self._insert(kv).values(key=key, value=value)
+        with self.engine.begin() as conn:
+            conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
+
+def _unless_exists(insert: InsertStatement) -> InsertStatement:
+    """Insert unless the row exists; a concurrent insert of the same row waits, then skips.
+
+    No conflict target: with one, PostgreSQL would skip only a conflict on the primary key, and a
+    concurrent insert could still fail on the unique ``order_key``.
+    """
+    return insert.on_conflict_do_nothing()
+
+
+def _order_key(account_id: str, order_id: str) -> str:
+    """The warehouse's idempotency key; the same as ``target_fulfillment.orders.order_key``."""
+    return f"bigcartel-{account_id}-{order_id}"
+
+
+def _checked_states(states: Iterable[str]) -> list[str]:
+    states = list(states)
+    unknown = set(states) - set(STATES)
+    if unknown:
+        raise ValueError(f"unknown ledger states: {sorted(unknown)}")
+    return states

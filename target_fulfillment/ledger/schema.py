@@ -1,0 +1,121 @@
+"""The ledger's tables, prefixed ``fulfillment_`` to share a database with anything else.
+
+There are no migrations: ``schema_version`` in ``fulfillment_meta`` lets a later version of the
+code recognise a ledger it must convert, and this one refuse a ledger it does not know.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+import sqlalchemy as sa
+
+SCHEMA_VERSION = 1
+
+State = t.Literal[
+    "held", "submitting", "submitted", "shipped", "written_back", "failed", "cancelled"
+]
+STATES: tuple[State, ...] = t.get_args(State)
+WRITEBACK_METHODS = ("shipment", "patch")
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes on every database (SQLite keeps no zone, PostgreSQL the session's).
+
+    On SQLite the stored text is UTC, so comparing it in SQL compares the instants.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> t.Any:
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: t.Any, dialect: sa.Dialect) -> dt.datetime | None:
+        return None if value is None else as_utc(value)
+
+
+metadata = sa.MetaData()
+meta = sa.Table(
+    "fulfillment_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+kv = sa.Table(
+    "fulfillment_kv",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+shops = sa.Table(
+    "fulfillment_shops",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("country", sa.String(2)),
+    sa.Column("store_name", sa.Text),
+    sa.Column("connected", sa.Boolean, nullable=False, default=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+products = sa.Table(
+    "fulfillment_products",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("product_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.Text),
+    sa.Column("description", sa.Text),
+    sa.Column("updated_at", UTCDateTime),
+)
+product_options = sa.Table(
+    "fulfillment_product_options",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("product_id", sa.String(128), primary_key=True),
+    sa.Column("option_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.Text),
+)
+orders = sa.Table(
+    "fulfillment_orders",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("order_id", sa.String(128), primary_key=True),
+    sa.Column("order_key", sa.String(255), nullable=False, unique=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("backend", sa.String(64)),
+    sa.Column("backend_order_id", sa.String(128)),
+    sa.Column("payload_hash", sa.String(128)),
+    sa.Column("pending_change", sa.Text),
+    sa.Column("hold_reason", sa.Text),
+    sa.Column("last_error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("shipment", sa.JSON),
+    sa.Column("writeback_method", sa.String(16)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("submitted_at", UTCDateTime),
+    sa.Column("shipped_at", UTCDateTime),
+    sa.Column("written_back_at", UTCDateTime),
+    sa.CheckConstraint(sa.column("state").in_(STATES), name="fulfillment_orders_state"),
+)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """Naive datetimes are taken to be UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def parse_timestamp(value: str | dt.datetime | None) -> dt.datetime | None:
+    """A source timestamp as a datetime; ISO 8601 strings may end in ``Z`` (Python 3.10 needs)."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return dt.datetime.fromisoformat(text)

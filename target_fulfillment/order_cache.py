@@ -1,0 +1,121 @@
+"""The latest Big Cartel document of every order the target has not finished with.
+
+Orders are written here, durably, as they arrive and before the SDK acknowledges them with a
+STATE message; the decisions (send, hold, update, cancel) are made at the end of the run, once
+the products of the same run are in the catalog. A crash in between loses nothing: the next run
+finds the orders still marked for evaluation. Held orders keep their document so they can be sent
+as soon as their product gets a ``SKU:`` line, even if the tap never emits them again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from collections.abc import Iterable, Iterator
+
+import sqlalchemy as sa
+from singer_sdk.singerlib.json import deserialize_json, serialize_json
+
+Record = dict[str, t.Any]
+
+metadata = sa.MetaData()
+documents = sa.Table(
+    "fulfillment_order_documents",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("order_id", sa.String(128), primary_key=True),
+    sa.Column("updated_at", sa.String(64), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("needs_evaluation", sa.Boolean, nullable=False, default=True),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def _updated_at(record: Record) -> str:
+    value = record.get("updated_at")
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+    return str(value or "")
+
+
+class OrderCache:
+    """Order documents keyed by (account, order), newest ``updated_at`` wins."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        metadata.create_all(engine)
+
+    def put_many(self, records: Iterable[Record]) -> int:
+        """Store each order unless an equally new or newer version is stored; returns how many."""
+        stored = 0
+        now = dt.datetime.now(dt.timezone.utc)
+        with self._engine.begin() as connection:
+            for record in records:
+                key = {"account_id": str(record["account_id"]), "order_id": str(record["id"])}
+                updated_at = _updated_at(record)
+                current = connection.execute(
+                    sa.select(documents.c.updated_at).filter_by(**key)
+                ).scalar_one_or_none()
+                values = {
+                    "updated_at": updated_at,
+                    "document": serialize_json(record),
+                    "needs_evaluation": True,
+                    "received_at": now,
+                }
+                if current is None:
+                    connection.execute(documents.insert().values(**key, **values))
+                elif updated_at > current:
+                    connection.execute(documents.update().filter_by(**key).values(**values))
+                else:
+                    continue
+                stored += 1
+        return stored
+
+    def pending(self) -> Iterator[Record]:
+        """Orders received since they were last evaluated, oldest first, streamed in chunks."""
+        last: tuple[str, str] = ("", "")
+        while True:
+            with self._engine.connect() as connection:
+                rows = connection.execute(
+                    sa.select(documents.c.account_id, documents.c.order_id, documents.c.document)
+                    .where(documents.c.needs_evaluation.is_(True))
+                    .where(sa.tuple_(documents.c.account_id, documents.c.order_id) > last)
+                    .order_by(documents.c.account_id, documents.c.order_id)
+                    .limit(500)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield deserialize_json(row.document)
+            last = (rows[-1].account_id, rows[-1].order_id)
+
+    def get(self, account_id: str, order_id: str) -> Record | None:
+        with self._engine.connect() as connection:
+            document = connection.execute(
+                sa.select(documents.c.document).filter_by(account_id=account_id, order_id=order_id)
+            ).scalar_one_or_none()
+        return None if document is None else deserialize_json(document)
+
+    def mark_evaluated(self, account_id: str, order_id: str) -> None:
+        self._set_flag(account_id, order_id, needs_evaluation=False)
+
+    def flag_for_evaluation(self, account_id: str, order_id: str) -> None:
+        """Look at this order again in this run (an interrupted submit that never landed)."""
+        self._set_flag(account_id, order_id, needs_evaluation=True)
+
+    def _set_flag(self, account_id: str, order_id: str, *, needs_evaluation: bool) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                documents.update()
+                .filter_by(account_id=account_id, order_id=order_id)
+                .values(needs_evaluation=needs_evaluation)
+            )
+
+    def delete(self, account_id: str, order_id: str) -> None:
+        """Forget an order the target is finished with (written back or cancelled)."""
+        with self._engine.begin() as connection:
+            connection.execute(
+                documents.delete().filter_by(account_id=account_id, order_id=order_id)
+            )

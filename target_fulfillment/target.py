@@ -1,0 +1,261 @@
+"""target-fulfillment: paid, unshipped Big Cartel orders to a warehouse, exactly once."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from functools import cached_property
+from pathlib import Path
+
+from singer_sdk import Target
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_bigcartel.auth import ConfigError, discover_account_id, shops_from_config
+from tap_bigcartel.tap import PROJECT_URL, _package_version
+from target_fulfillment.backends import make_backend
+from target_fulfillment.bigcartel import BigCartelWriter
+from target_fulfillment.fulfillment import Fulfillment, Settings
+from target_fulfillment.ledger import Ledger
+from target_fulfillment.order_cache import OrderCache
+from target_fulfillment.shipping import validate_shipping_codes
+from target_fulfillment.sinks import SINKS, IgnoredSink
+from target_fulfillment.summary import RunSummary
+
+if t.TYPE_CHECKING:
+    from singer_sdk.sinks import Sink
+
+    from target_fulfillment.backends import Backend
+
+DEFAULT_SHIPPING_CODES = {
+    "DOMESTIC_DEFAULT": {"carrier_code": "usps", "service_code": "usps_priority_mail"},
+    "INTERNATIONAL_DEFAULT": {
+        "carrier_code": "usps",
+        "service_code": "usps_priority_mail_international",
+    },
+}
+SHIPPING_ENTRY = th.ObjectType(
+    th.Property("carrier_code", th.StringType, required=True),
+    th.Property("service_code", th.StringType, required=True),
+)
+
+
+class TargetFulfillment(Target):
+    """Singer target that routes Big Cartel orders to a fulfillment service."""
+
+    name = "target-fulfillment"
+    package_name = "bigcartel-fulfillment"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "backend",
+            th.StringType,
+            default="file",
+            allowed_values=["file", "shipstation"],
+            description="Where orders go: `file` (JSON files for a 3PL) or `shipstation`.",
+        ),
+        th.Property(
+            "file_outbox_dir",
+            th.StringType,
+            default="fulfillment/outbox",
+            description="file backend: folder the warehouse collects order files from.",
+        ),
+        th.Property(
+            "file_inbox_dir",
+            th.StringType,
+            default="fulfillment/inbox",
+            description="file backend: folder the warehouse drops shipment files into.",
+        ),
+        th.Property("shipstation_api_key", th.StringType, secret=True),
+        th.Property("shipstation_api_secret", th.StringType, secret=True),
+        th.Property("shipstation_api_url", th.StringType, default="https://ssapi.shipstation.com"),
+        th.Property(
+            "shipstation_rate_limit_max_wait",
+            th.NumberType,
+            default=60,
+            description="Longest wait in seconds for ShipStation's rate limit to reset.",
+        ),
+        th.Property(
+            "shipstation_store_id",
+            th.IntegerType,
+            description="ShipStation store the orders are filed under (optional).",
+        ),
+        th.Property(
+            "ledger_url",
+            th.StringType,
+            default="sqlite:///fulfillment/ledger.db",
+            secret=True,
+            description="SQLAlchemy URL of the ledger: SQLite by default, PostgreSQL "
+            "(postgresql+psycopg://...) when several workers share it.",
+        ),
+        th.Property(
+            "sku_overrides",
+            th.ObjectType(additional_properties=th.StringType),
+            default={},
+            description='SKUs that win over the description: {"<product_id>": "SKU"} or '
+            '{"<product_id>:<option_id>": "SKU"}.',
+        ),
+        th.Property(
+            "shipping_codes",
+            th.ObjectType(additional_properties=SHIPPING_ENTRY),
+            default=DEFAULT_SHIPPING_CODES,
+            description="DOMESTIC_DEFAULT, INTERNATIONAL_DEFAULT and optional 2-letter country "
+            "keys, each {carrier_code, service_code}; a country entry wins.",
+        ),
+        th.Property(
+            "origin_country",
+            th.StringType,
+            description="The shop's country when no accounts record has been seen.",
+        ),
+        th.Property(
+            "max_concurrency",
+            th.IntegerType,
+            default=4,
+            description="Orders submitted to the warehouse at once.",
+        ),
+        th.Property(
+            "dry_run",
+            th.BooleanType,
+            default=False,
+            description="Compute and report everything; send and write back nothing.",
+        ),
+        th.Property(
+            "notify_customer",
+            th.BooleanType,
+            default=True,
+            description="Ask Big Cartel to e-mail the buyer the tracking number.",
+        ),
+        th.Property("request_timeout", th.IntegerType, default=30),
+        th.Property(
+            "access_token",
+            th.StringType,
+            secret=True,
+            description="Big Cartel token for write-back (as in tap-bigcartel).",
+        ),
+        th.Property("account_id", th.StringType),
+        th.Property("subdomain", th.StringType),
+        th.Property("password", th.StringType, secret=True),
+        th.Property(
+            "accounts",
+            th.ArrayType(
+                th.ObjectType(
+                    th.Property("account_id", th.StringType, required=True),
+                    th.Property("access_token", th.StringType, required=True, secret=True),
+                )
+            ),
+        ),
+        th.Property("api_url", th.StringType, default="https://api.bigcartel.com"),
+        th.Property("user_agent", th.StringType),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        errors = []
+        try:
+            validate_shipping_codes(self.config["shipping_codes"])
+        except ValueError as error:
+            errors.append(str(error))
+        if int(self.config["max_concurrency"]) < 1:
+            errors.append("`max_concurrency` must be at least 1.")
+        if errors:
+            raise ConfigValidationError("; ".join(errors), errors=errors)
+        self.summary = RunSummary(dry_run=bool(self.config["dry_run"]))
+        self._streams_seen: set[str] = set()
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        url = self.config["ledger_url"]
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return Ledger(url)
+
+    @cached_property
+    def order_cache(self) -> OrderCache:
+        return OrderCache(self.ledger.engine)
+
+    @cached_property
+    def backend(self) -> Backend:
+        try:
+            return make_backend(self.config)
+        except ValueError as error:
+            raise ConfigValidationError(str(error), errors=[str(error)]) from None
+
+    @cached_property
+    def secrets(self) -> tuple[str, ...]:
+        keys = ("access_token", "password", "shipstation_api_key", "shipstation_api_secret")
+        values = [self.config.get(key) for key in keys]
+        values += [entry.get("access_token") for entry in self.config.get("accounts") or []]
+        return tuple(value for value in values if value)
+
+    def _writer(self) -> BigCartelWriter | None:
+        """A Big Cartel client for write-back, or None when no shop credentials are configured."""
+        try:
+            shops = shops_from_config(self.config)
+        except ConfigError as error:
+            if not any(self.config.get(k) for k in ("accounts", "access_token", "subdomain")):
+                return None
+            raise ConfigValidationError(str(error), errors=[str(error)]) from None
+        user_agent = self.config.get("user_agent") or (
+            f"target-fulfillment/{_package_version()} (+{PROJECT_URL})"
+        )
+        auth_by_account = {}
+        for shop in shops:
+            account_id = shop.account_id or discover_account_id(
+                shop, self.config["api_url"], user_agent, self.config["request_timeout"]
+            )
+            auth_by_account[account_id] = shop.auth
+        return BigCartelWriter(
+            self.config["api_url"],
+            user_agent,
+            auth_by_account,
+            timeout=float(self.config["request_timeout"]),
+            secrets=self.secrets,
+        )
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        self._streams_seen.add(stream_name)
+        return SINKS.get(stream_name, IgnoredSink)
+
+    def process_endofpipe(self) -> None:
+        """Drain (orders durable, STATE emitted), then do the run's fulfillment work.
+
+        Input of unrelated streams only (``meltano config test`` sends ``meltano_test_stream``)
+        has no side effect at all; empty input still collects and writes back shipments.
+        """
+        super().process_endofpipe()
+        if self._streams_seen and not self._streams_seen & SINKS.keys():
+            self.logger.info("No Big Cartel stream in the input; nothing to do.")
+            return
+        self.run_fulfillment()
+
+    def run_fulfillment(self) -> None:
+        writer = self._writer()
+        settings = Settings(
+            sku_overrides=dict(self.config["sku_overrides"]),
+            shipping_codes=dict(self.config["shipping_codes"]),
+            origin_country=self.config.get("origin_country"),
+            max_concurrency=int(self.config["max_concurrency"]),
+            dry_run=bool(self.config["dry_run"]),
+            notify_customer=bool(self.config["notify_customer"]),
+        )
+        try:
+            Fulfillment(
+                ledger=self.ledger,
+                cache=self.order_cache,
+                backend=self.backend,
+                writer=writer,
+                settings=settings,
+                summary=self.summary,
+                logger=self.logger,
+            ).run()
+        finally:
+            self.backend.close()
+            if writer is not None:
+                writer.close()
+            holds = {e.order_key: e.hold_reason or "" for e in self.ledger.by_state("held")}
+            sys.stderr.write(self.summary.render(holds) + "\n")
+            sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    TargetFulfillment.cli()

@@ -1,0 +1,506 @@
+"""The ledger on real databases: every transition, the races, the catalog, durability."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import textwrap
+import threading
+import typing as t
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+
+from target_fulfillment.ledger import STATES, Ledger, LedgerSchemaError, OrderEntry
+
+T = t.TypeVar("T")
+UTC = dt.timezone.utc
+SHOP = "1001"
+SHIPMENT = {
+    "carrier": "UPS",
+    "tracking_number": "1Z999",
+    "tracking_url": "https://track.example/1Z999",
+    "shipped_at": "2024-05-02T10:00:00+00:00",
+    "items": [{"order_line_item_id": "77", "quantity": 2}],
+}
+
+
+@pytest.fixture
+def open_ledger(db_url: str) -> t.Iterator[Callable[[], Ledger]]:
+    """Opens ledgers on the test's database and closes them before the database goes."""
+    opened: list[Ledger] = []
+
+    def open_() -> Ledger:
+        opened.append(Ledger(db_url))
+        return opened[-1]
+
+    yield open_
+    for ledger in opened:
+        ledger.close()
+
+
+@pytest.fixture
+def ledger(open_ledger: Callable[[], Ledger]) -> Ledger:
+    return open_ledger()
+
+
+def key(order_id: str) -> str:
+    return f"bigcartel-{SHOP}-{order_id}"
+
+
+def claim(ledger: Ledger, order_id: str, payload_hash: str = "h1") -> bool:
+    return ledger.claim(SHOP, order_id, key(order_id), payload_hash, "shipstation")
+
+
+def put_in(ledger: Ledger, order_id: str, state: str | None) -> None:
+    """Bring a new order to ``state`` the way the target does (None: no row)."""
+    steps: dict[str | None, Callable[[], object]] = {
+        "held": lambda: ledger.hold(SHOP, order_id, "no SKU"),
+        "submitting": lambda: claim(ledger, order_id),
+        "submitted": lambda: ledger.confirm_submitted(SHOP, order_id, "ss-1", "h1"),
+        "failed": lambda: ledger.fail(SHOP, order_id, "HTTP 500"),
+        "shipped": lambda: ledger.mark_shipped(SHOP, order_id, SHIPMENT),
+        "written_back": lambda: ledger.mark_written_back(SHOP, order_id, "shipment"),
+        "cancelled": lambda: ledger.mark_cancelled(SHOP, order_id, "payment failed"),
+    }
+    path = {
+        None: [],
+        "held": ["held"],
+        "submitting": ["submitting"],
+        "submitted": ["submitting", "submitted"],
+        "failed": ["submitting", "failed"],
+        "shipped": ["submitting", "submitted", "shipped"],
+        "written_back": ["submitting", "submitted", "shipped", "written_back"],
+        "cancelled": ["held", "cancelled"],
+    }[state]
+    for step in path:
+        assert steps[step]() is True, f"setting up {order_id}: {step}"
+    entry = ledger.get(SHOP, order_id)
+    assert (entry.state if entry else None) == state
+
+
+OPERATIONS: dict[str, Callable[[Ledger, str], bool]] = {
+    "hold": lambda ledger, order_id: ledger.hold(SHOP, order_id, "new reason"),
+    "claim": lambda ledger, order_id: claim(ledger, order_id, "h1"),
+    "claim_changed": lambda ledger, order_id: claim(ledger, order_id, "h2"),
+    "confirm_submitted": lambda ledger, order_id: ledger.confirm_submitted(
+        SHOP, order_id, "ss-9", "h1"
+    ),
+    "fail": lambda ledger, order_id: ledger.fail(SHOP, order_id, "boom"),
+    "mark_shipped": lambda ledger, order_id: ledger.mark_shipped(SHOP, order_id, SHIPMENT),
+    "mark_written_back": lambda ledger, order_id: ledger.mark_written_back(SHOP, order_id, "patch"),
+    "mark_cancelled": lambda ledger, order_id: ledger.mark_cancelled(SHOP, order_id, "void"),
+}
+# operation -> {state before (None: no row): state after}; every other start is refused.
+ALLOWED: dict[str, dict[str | None, str]] = {
+    "hold": {None: "held", "held": "held", "failed": "held"},
+    "claim": {None: "submitting", "held": "submitting", "failed": "submitting"},
+    "claim_changed": {
+        None: "submitting",
+        "held": "submitting",
+        "failed": "submitting",
+        "submitted": "submitting",
+    },
+    "confirm_submitted": {"submitting": "submitted"},
+    "fail": {"submitting": "failed", "held": "failed"},
+    "mark_shipped": {"submitted": "shipped", "submitting": "shipped"},
+    "mark_written_back": {"shipped": "written_back"},
+    "mark_cancelled": {
+        "submitted": "cancelled",
+        "submitting": "cancelled",
+        "held": "cancelled",
+        "failed": "cancelled",
+    },
+}
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_transitions_allowed_and_refused(ledger: Ledger, operation: str) -> None:
+    outcomes = {}
+    for start in (None, *STATES):
+        order_id = f"o-{start}"
+        put_in(ledger, order_id, start)
+        before = ledger.get(SHOP, order_id)
+        won = OPERATIONS[operation](ledger, order_id)
+        after = ledger.get(SHOP, order_id)
+        outcomes[start] = (won, after.state if after else None)
+        if not won:
+            assert after == before, f"{operation} from {start} was refused but changed the row"
+    expected = {
+        start: (start in ALLOWED[operation], ALLOWED[operation].get(start, start))
+        for start in (None, *STATES)
+    }
+    assert outcomes == expected
+
+
+def test_claim_creates_the_intent_record(ledger: Ledger) -> None:
+    before = dt.datetime.now(UTC)
+    assert claim(ledger, "1", "h1")
+    entry = ledger.get(SHOP, "1")
+    assert entry is not None
+    assert (entry.order_key, entry.state, entry.payload_hash, entry.backend, entry.attempts) == (
+        key("1"),
+        "submitting",
+        "h1",
+        "shipstation",
+        1,
+    )
+    assert entry.created_at == entry.updated_at >= before
+    assert entry.created_at.tzinfo == UTC
+    assert entry.submitted_at is None
+
+
+def test_claim_again_after_a_failure_counts_the_attempt(ledger: Ledger) -> None:
+    assert ledger.hold(SHOP, "1", "no SKU")
+    assert claim(ledger, "1")
+    assert ledger.fail(SHOP, "1", "HTTP 503")
+    assert claim(ledger, "1")
+    entry = ledger.get(SHOP, "1")
+    assert entry is not None
+    assert (entry.state, entry.attempts, entry.hold_reason, entry.last_error) == (
+        "submitting",
+        2,
+        None,
+        "HTTP 503",
+    )
+
+
+def test_a_changed_payload_reclaims_a_submitted_order(ledger: Ledger) -> None:
+    put_in(ledger, "1", "submitted")
+    assert not claim(ledger, "1", "h1"), "same payload: nothing to update"
+    assert claim(ledger, "1", "h2")
+    assert not claim(ledger, "1", "h3"), "another worker is updating it"
+    assert ledger.confirm_submitted(SHOP, "1", "ss-1", "h2")
+    entry = ledger.get(SHOP, "1")
+    assert entry is not None
+    assert (entry.state, entry.payload_hash, entry.attempts) == ("submitted", "h2", 2)
+    assert not claim(ledger, "1", "h2")
+
+
+def test_transitions_record_what_happened(ledger: Ledger) -> None:
+    put_in(ledger, "1", "submitted")
+    submitted = ledger.get(SHOP, "1")
+    assert submitted is not None
+    assert (submitted.backend_order_id, submitted.payload_hash) == ("ss-1", "h1")
+    assert submitted.submitted_at is not None and submitted.submitted_at.tzinfo == UTC
+
+    assert ledger.mark_shipped(SHOP, "1", SHIPMENT)
+    shipped = ledger.get(SHOP, "1")
+    assert shipped is not None
+    assert shipped.shipment == SHIPMENT
+    assert shipped.shipped_at is not None and shipped.shipped_at >= submitted.submitted_at
+
+    assert ledger.mark_written_back(SHOP, "1", "patch")
+    done = ledger.get(SHOP, "1")
+    assert done is not None
+    assert (done.state, done.writeback_method) == ("written_back", "patch")
+    assert done.written_back_at is not None and done.written_back_at >= done.shipped_at
+    assert done.created_at == submitted.created_at
+    assert done.updated_at == done.written_back_at
+
+
+def test_fail_hold_and_cancel_keep_their_reasons(ledger: Ledger) -> None:
+    assert ledger.hold(SHOP, "1", "no SKU for option Blue")
+    entry = ledger.get(SHOP, "1")
+    assert entry is not None
+    assert (entry.order_key, entry.hold_reason, entry.attempts) == (
+        key("1"),
+        "no SKU for option Blue",
+        0,
+    )
+    assert ledger.hold(SHOP, "1", "no shipping code")
+    assert ledger.get(SHOP, "1").hold_reason == "no shipping code"  # type: ignore[union-attr]
+    assert ledger.fail(SHOP, "1", "address rejected")
+    assert ledger.get(SHOP, "1").last_error == "address rejected"  # type: ignore[union-attr]
+    assert ledger.mark_cancelled(SHOP, "1", "payment failed")
+    assert ledger.get(SHOP, "1").last_error == "payment failed"  # type: ignore[union-attr]
+
+
+def test_write_back_method_is_checked(ledger: Ledger) -> None:
+    put_in(ledger, "1", "shipped")
+    with pytest.raises(ValueError, match="write-back method"):
+        ledger.mark_written_back(SHOP, "1", "email")
+    assert ledger.get(SHOP, "1").state == "shipped"  # type: ignore[union-attr]
+
+
+def test_pending_change_is_recorded_and_cleared(ledger: Ledger) -> None:
+    put_in(ledger, "1", "submitted")
+    assert ledger.record_pending_change(SHOP, "1", "address changed after the warehouse locked it")
+    entry = ledger.get(SHOP, "1")
+    assert entry is not None
+    assert entry.pending_change == "address changed after the warehouse locked it"
+    assert entry.state == "submitted"
+    assert ledger.clear_pending_change(SHOP, "1")
+    assert ledger.get(SHOP, "1").pending_change is None  # type: ignore[union-attr]
+    assert not ledger.record_pending_change(SHOP, "unknown", "x")
+    assert ledger.get(SHOP, "unknown") is None
+
+
+def test_in_doubt_lists_interrupted_submits_of_one_backend(ledger: Ledger) -> None:
+    put_in(ledger, "1", "submitting")
+    put_in(ledger, "2", "submitted")
+    put_in(ledger, "3", "failed")
+    assert ledger.claim(SHOP, "4", key("4"), "h1", "other-warehouse")
+    assert [e.order_id for e in ledger.in_doubt("shipstation")] == ["1"]
+    assert [e.order_id for e in ledger.in_doubt("other-warehouse")] == ["4"]
+    assert ledger.in_doubt("shipstation", older_than=dt.timedelta(hours=1)) == []
+
+
+def test_listings_and_counts(ledger: Ledger) -> None:
+    assert ledger.counts() == {}
+    for order_id, state in [("1", "held"), ("2", "held"), ("3", "submitted"), ("4", "shipped")]:
+        put_in(ledger, order_id, state)
+    assert ledger.hold("2002", "1", "no SKU")
+
+    assert ledger.counts() == {"held": 3, "submitted": 1, "shipped": 1}
+    assert [(e.account_id, e.order_id) for e in ledger.by_state("held")] == [
+        (SHOP, "1"),
+        (SHOP, "2"),
+        ("2002", "1"),
+    ]
+    assert [e.order_id for e in ledger.by_state("held", account_id="2002")] == ["1"]
+    assert [e.order_id for e in ledger.entries(SHOP)] == ["1", "2", "3", "4"]
+    assert [e.order_id for e in ledger.entries(states=["submitted", "shipped"])] == ["3", "4"]
+    assert len(ledger.entries()) == 5
+    found = ledger.find_by_key(key("3"))
+    assert isinstance(found, OrderEntry)
+    assert (found.order_id, found.state) == ("3", "submitted")
+    assert ledger.find_by_key("bigcartel-9-9") is None
+    with pytest.raises(ValueError, match="unknown ledger states"):
+        ledger.entries(states=["sent"])  # type: ignore[list-item]
+
+
+# Races: each thread has a Ledger of its own, as separate processes would.
+
+
+def race(attempt: Callable[[int], T], workers: int = 8) -> list[T]:
+    """Run ``attempt(0)`` to ``attempt(workers - 1)`` on threads released at the same moment."""
+    start = threading.Barrier(workers)
+
+    def run(worker: int) -> T:
+        start.wait()
+        return attempt(worker)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(run, range(workers)))
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["ledger-per-worker", "shared-ledger"])
+@pytest.mark.parametrize("start", [None, "held", "failed", "submitted"])
+def test_exactly_one_concurrent_claim_wins(
+    ledger: Ledger, open_ledger: Callable[[], Ledger], start: str | None, shared: bool
+) -> None:
+    """Workers on other machines (a ledger each) or the target's thread pool (one ledger)."""
+    put_in(ledger, "1", start)
+    workers = [ledger] * 8 if shared else [open_ledger() for _ in range(8)]
+    results = race(lambda i: claim(workers[i], "1", "h2"))
+    assert results.count(True) == 1
+    entry = ledger.get(SHOP, "1")
+    assert entry is not None
+    assert entry.state == "submitting"
+    assert entry.attempts == {None: 1, "held": 1, "failed": 2, "submitted": 2}[start]
+
+
+def test_exactly_one_concurrent_ship_wins(
+    ledger: Ledger, open_ledger: Callable[[], Ledger]
+) -> None:
+    put_in(ledger, "1", "submitted")
+    workers = [open_ledger() for _ in range(8)]
+    results = race(lambda i: workers[i].mark_shipped(SHOP, "1", SHIPMENT))
+    assert results.count(True) == 1
+
+
+def test_ledgers_created_at_once_on_an_empty_database(open_ledger: Callable[[], Ledger]) -> None:
+    ledgers = race(lambda _: open_ledger())
+    assert ledgers[0].hold(SHOP, "1", "no SKU")
+    assert all(other.get(SHOP, "1") is not None for other in ledgers)
+
+
+# Catalog
+
+
+def test_shops_country_and_connected_flag(ledger: Ledger) -> None:
+    assert ledger.shop_country(SHOP) is None
+    assert ledger.is_connected(SHOP), "an unknown shop counts as connected"
+    ledger.upsert_shop(SHOP, "US", "Tee Shop")
+    assert ledger.shop_country(SHOP) == "US"
+    ledger.set_connected(SHOP, False)
+    assert not ledger.is_connected(SHOP)
+    ledger.upsert_shop(SHOP, "CA", "Tee Shop")
+    assert ledger.shop_country(SHOP) == "CA"
+    assert not ledger.is_connected(SHOP), "the accounts stream does not reconnect a shop"
+    ledger.set_connected(SHOP, True)
+    assert ledger.is_connected(SHOP)
+    ledger.set_connected("2002", False)
+    assert not ledger.is_connected("2002")
+    assert ledger.shop_country("2002") is None
+
+
+def test_product_upsert_replaces_the_option_set(ledger: Ledger) -> None:
+    assert ledger.product(SHOP, "p1") is None
+    assert ledger.upsert_product(
+        SHOP, "p1", "Tee", "SKU:TEE-", [("o1", "Small"), ("o2", "Large")], "2024-05-01T10:00:00Z"
+    )
+    product = ledger.product(SHOP, "p1")
+    assert product is not None
+    assert (product.name, product.description) == ("Tee", "SKU:TEE-")
+    assert product.options == {"o1": "Small", "o2": "Large"}
+
+    assert ledger.upsert_product(
+        SHOP, "p1", "Tee 2", "SKU:TEE2-", [("o2", "L"), ("o3", "XL")], "2024-05-02T10:00:00Z"
+    )
+    product = ledger.product(SHOP, "p1")
+    assert product is not None
+    assert (product.name, product.options) == ("Tee 2", {"o2": "L", "o3": "XL"})
+
+    assert ledger.upsert_product(SHOP, "p1", "Tee 3", None, [], "2024-05-03T10:00:00Z")
+    assert ledger.product(SHOP, "p1").options == {}  # type: ignore[union-attr]
+
+
+def test_an_older_product_version_does_not_roll_the_catalog_back(ledger: Ledger) -> None:
+    assert ledger.upsert_product(SHOP, "p1", "New", "d", [("o1", "A")], "2024-05-01T10:00:00Z")
+    # 09:30 UTC: older, though its text sorts after the stored one.
+    assert not ledger.upsert_product(
+        SHOP, "p1", "Old", "d", [("o9", "Z")], "2024-05-01T11:30:00+02:00"
+    )
+    assert not ledger.upsert_product(
+        SHOP, "p1", "Old", "d", [], dt.datetime(2024, 5, 1, 9, 59, tzinfo=UTC)
+    )
+    product = ledger.product(SHOP, "p1")
+    assert product is not None
+    assert (product.name, product.options) == ("New", {"o1": "A"})
+    assert ledger.upsert_product(SHOP, "p1", "Same", "d", [("o1", "A")], "2024-05-01T10:00:00Z")
+    assert ledger.upsert_product(SHOP, "p1", "Undated", "d", [("o1", "A")], None)
+    assert not ledger.upsert_product(SHOP, "p1", "Old", "d", [], "2024-05-01T09:00:00Z"), (
+        "an undated version keeps the stored timestamp"
+    )
+    assert ledger.product(SHOP, "p1").name == "Undated"  # type: ignore[union-attr]
+
+
+def test_concurrent_product_upserts_keep_the_newest(
+    ledger: Ledger, open_ledger: Callable[[], Ledger]
+) -> None:
+    base = dt.datetime(2024, 5, 1, tzinfo=UTC)
+    workers = [open_ledger() for _ in range(8)]
+
+    def upsert(n: int) -> bool:
+        options = [(f"o{n}-{i}", f"v{n}") for i in range(3)]
+        return workers[n].upsert_product(SHOP, "p1", f"v{n}", "d", options, base.replace(hour=n))
+
+    race(upsert)
+    product = ledger.product(SHOP, "p1")
+    assert product is not None
+    assert product.name == "v7"
+    assert product.options == {f"o7-{i}": "v7" for i in range(3)}
+
+
+def test_products_listing(ledger: Ledger) -> None:
+    ledger.upsert_product("2002", "p1", "Mug", "SKU:MUG", [], None)
+    ledger.upsert_product(SHOP, "p2", "Cap", "SKU:CAP", [("o1", "Red")], None)
+    ledger.upsert_product(SHOP, "p1", "Tee", "SKU:TEE-", [("o2", "L"), ("o1", "S")], None)
+    listed = [(p.account_id, p.product_id, p.name, p.options) for p in ledger.products()]
+    assert listed == [
+        (SHOP, "p1", "Tee", {"o1": "S", "o2": "L"}),
+        (SHOP, "p2", "Cap", {"o1": "Red"}),
+        ("2002", "p1", "Mug", {}),
+    ]
+    assert [p.product_id for p in ledger.products("2002")] == ["p1"]
+    assert list(ledger.products("3003")) == []
+
+
+# Key-value, schema, durability
+
+
+def test_key_values(ledger: Ledger) -> None:
+    assert ledger.get_value("shipments_since:shipstation") is None
+    ledger.set_value("shipments_since:shipstation", "2024-05-01T00:00:00+00:00")
+    ledger.set_value("shipments_since:shipstation", "2024-05-02T00:00:00+00:00")
+    assert ledger.get_value("shipments_since:shipstation") == "2024-05-02T00:00:00+00:00"
+
+
+def test_tables_are_prefixed_and_versioned(ledger: Ledger) -> None:
+    tables = set(sa.inspect(ledger.engine).get_table_names())
+    assert {
+        "fulfillment_meta",
+        "fulfillment_kv",
+        "fulfillment_shops",
+        "fulfillment_products",
+        "fulfillment_product_options",
+        "fulfillment_orders",
+    } <= tables
+    with ledger.engine.connect() as conn:
+        version = conn.exec_driver_sql(
+            "SELECT value FROM fulfillment_meta WHERE key = 'schema_version'"
+        ).scalar()
+    assert version == "1"
+
+
+def test_a_ledger_of_another_schema_version_is_refused(
+    ledger: Ledger, open_ledger: Callable[[], Ledger]
+) -> None:
+    with ledger.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE fulfillment_meta SET value = '99'")
+    with pytest.raises(LedgerSchemaError, match="schema version 99"):
+        open_ledger()
+
+
+def test_writes_survive_the_writer_dying(db_url: str, open_ledger: Callable[[], Ledger]) -> None:
+    """A process that exits without any clean-up has still made its writes durable."""
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        from target_fulfillment.ledger import Ledger
+        ledger = Ledger(sys.argv[1])
+        assert ledger.claim("{SHOP}", "1", "{key("1")}", "h1", "shipstation")
+        assert ledger.confirm_submitted("{SHOP}", "1", "ss-1", "h1")
+        ledger.upsert_product("{SHOP}", "p1", "Tee", "SKU:T", [("o1", "S")], None)
+        ledger.set_value("k", "v")
+        os._exit(0)
+        """
+    )
+    subprocess.run([sys.executable, "-c", script, db_url], check=True, timeout=120)
+    reader = open_ledger()
+    entry = reader.get(SHOP, "1")
+    assert entry is not None
+    assert (entry.state, entry.backend_order_id) == ("submitted", "ss-1")
+    assert reader.product(SHOP, "p1").options == {"o1": "S"}  # type: ignore[union-attr]
+    assert reader.get_value("k") == "v"
+
+
+def test_a_second_ledger_sees_the_first_ones_writes(open_ledger: Callable[[], Ledger]) -> None:
+    first, second = open_ledger(), open_ledger()
+    assert first.hold(SHOP, "1", "no SKU")
+    assert second.get(SHOP, "1").state == "held"  # type: ignore[union-attr]
+    assert claim(second, "1")
+    assert first.get(SHOP, "1").state == "submitting"  # type: ignore[union-attr]
+    assert not claim(first, "1")
+
+
+def test_sqlite_uses_wal_and_a_busy_timeout(sqlite_url: str) -> None:
+    ledger = Ledger(sqlite_url)
+    try:
+        with ledger.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    finally:
+        ledger.close()
+
+
+def test_timestamps_are_utc_whatever_the_postgres_session_zone(postgres_url: str) -> None:
+    url = sa.make_url(postgres_url)
+    tokyo = url.update_query_dict({"options": url.query["options"] + " -ctimezone=Asia/Tokyo"})
+    ledger = Ledger(tokyo)
+    try:
+        before = dt.datetime.now(UTC)
+        assert ledger.hold(SHOP, "1", "no SKU")
+        entry = ledger.get(SHOP, "1")
+        assert entry is not None
+        assert entry.created_at.tzinfo == UTC
+        assert before <= entry.created_at <= dt.datetime.now(UTC)
+        with ledger.engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW timezone").scalar() == "Asia/Tokyo"
+    finally:
+        ledger.close()

@@ -1,0 +1,266 @@
+"""tap-bigcartel | target-fulfillment end to end, over HTTP, against both emulators."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from pathlib import Path
+
+import pytest
+import requests
+from pipeline import run_pipeline, run_target, tap_config, target_config
+
+from bigcartel_sandbox import Sandbox, SandboxConfig
+from shipstation_sandbox import ShipStationSandbox
+from tap_bigcartel import jsonapi
+from target_fulfillment.ledger import Ledger
+
+SS_KEY, SS_SECRET = "ss-api-key-for-tests", "ss-api-secret-for-tests"
+
+
+def bc_orders(sandbox: Sandbox) -> dict[str, dict]:
+    """Every order of every shop, by order key, read through the emulator's API."""
+    orders = {}
+    for shop in sandbox.shops:
+        response = requests.get(
+            f"{sandbox.url}/v1/accounts/{shop.account_id}/orders",
+            params={"page[limit]": 1000},
+            headers={
+                "Accept": "application/vnd.api+json",
+                "User-Agent": "tests",
+                "Authorization": f"Bearer {shop.access_token}",
+            },
+            timeout=30,
+        )
+        response.raise_for_status()
+        for order in jsonapi.records(response.json()):
+            orders[f"bigcartel-{shop.account_id}-{order['id']}"] = order
+    return orders
+
+
+def eligible(orders: dict[str, dict]) -> set[str]:
+    return {
+        key
+        for key, order in orders.items()
+        if order["payment_status"] == "completed" and order["shipping_status"] == "unshipped"
+    }
+
+
+@pytest.fixture
+def bc() -> t.Iterator[Sandbox]:
+    with Sandbox(SandboxConfig(shops=2, orders_per_shop=40, products_per_shop=15, seed=4)) as sb:
+        yield sb
+
+
+@pytest.fixture
+def ss() -> t.Iterator[ShipStationSandbox]:
+    with ShipStationSandbox(api_key=SS_KEY, api_secret=SS_SECRET) as sandbox:
+        yield sandbox
+
+
+def shipstation_settings(bc: Sandbox, ss: ShipStationSandbox, workdir: Path, **extra):
+    settings = {
+        "backend": "shipstation",
+        "shipstation_api_url": ss.url,
+        "shipstation_api_key": SS_KEY,
+        "shipstation_api_secret": SS_SECRET,
+    }
+    return target_config(bc, workdir, **{**settings, **extra})
+
+
+def test_shipstation_end_to_end(bc: Sandbox, ss: ShipStationSandbox, tmp_path: Path) -> None:
+    settings = shipstation_settings(bc, ss, tmp_path)
+    first = run_pipeline(tmp_path, tap_config(bc), settings)
+    assert (first.tap_returncode, first.target_returncode) == (0, 0), first.stderr[-3000:]
+
+    orders = bc_orders(bc)
+    sent = {order["orderKey"]: order for order in ss.store.orders()}
+    ledger = Ledger(settings["ledger_url"])
+    held = {entry.order_key: entry.hold_reason for entry in ledger.by_state("held")}
+    # Every paid, unshipped order is at the warehouse or held with a reason; nothing else is.
+    assert set(sent) | set(held) == eligible(orders)
+    assert not set(sent) & set(held)
+    assert sent and held, "the seeded shops have both SKU'd and SKU-less products"
+    assert all(reason for reason in held.values())
+    for key, order in sent.items():
+        assert order["orderStatus"] == "awaiting_shipment"
+        assert order["orderNumber"] == orders[key]["id"]
+        assert all(item["sku"] for item in order["items"])
+        assert order["requestedShippingService"] in ("DOMESTIC_DEFAULT", "INTERNATIONAL_DEFAULT")
+        domestic = order["shipTo"]["country"] == next(
+            s.country for s in bc.shops if key.startswith(f"bigcartel-{s.account_id}-")
+        )
+        assert (order["requestedShippingService"] == "DOMESTIC_DEFAULT") is domestic
+    assert "held" in first.stderr and "sent" in first.stderr
+
+    # A second run with nothing new sends nothing again.
+    posts_before = sum(r["path"] == "/orders/createorder" for r in ss.requests)
+    second = run_pipeline(tmp_path, tap_config(bc), settings, state=first.state)
+    assert second.target_returncode == 0, second.stderr[-3000:]
+    assert sum(r["path"] == "/orders/createorder" for r in ss.requests) == posts_before
+
+    # The warehouse ships three orders; the next run writes tracking back to Big Cartel, once.
+    shipped = sorted(sent)[:3]
+    tracking = {key: ss.store.ship(key)["trackingNumber"] for key in shipped}
+    third = run_pipeline(tmp_path, tap_config(bc), settings, state=second.state)
+    assert third.target_returncode == 0, third.stderr[-3000:]
+    for key in shipped:
+        account_id, order_id = key.removeprefix("bigcartel-").split("-", 1)
+        shipments = bc.store.shipments(account_id, order_id)
+        assert len(shipments) == 1
+        assert shipments[0]["tracking_number"] == tracking[key]
+        assert ledger.find_by_key(key).state == "written_back"
+    assert {k for k, o in bc_orders(bc).items() if o["shipping_status"] == "shipped"} >= set(
+        shipped
+    )
+    fourth = run_pipeline(tmp_path, tap_config(bc), settings, state=third.state)
+    assert fourth.target_returncode == 0
+    for key in shipped:
+        account_id, order_id = key.removeprefix("bigcartel-").split("-", 1)
+        assert len(bc.store.shipments(account_id, order_id)) == 1
+
+
+def test_file_backend_end_to_end(bc: Sandbox, tmp_path: Path) -> None:
+    settings = target_config(bc, tmp_path, backend="file")
+    first = run_pipeline(tmp_path, tap_config(bc), settings)
+    assert first.target_returncode == 0, first.stderr[-3000:]
+    outbox = tmp_path / "outbox"
+    files = {path.stem: json.loads(path.read_text()) for path in outbox.glob("bigcartel-*.json")}
+    ledger = Ledger(settings["ledger_url"])
+    held = {entry.order_key for entry in ledger.by_state("held")}
+    assert set(files) | held == eligible(bc_orders(bc))
+
+    key = sorted(files)[0]
+    confirmation = {
+        "format": "bigcartel-fulfillment/shipment@1",
+        "order_key": key,
+        "carrier": "ups",
+        "tracking_number": "1Z999",
+        "tracking_url": "https://www.ups.com/track?tracknum=1Z999",
+        "shipped_at": "2026-11-20T10:00:00Z",
+        "items": [
+            {"line_item_key": item["line_item_key"], "quantity": item["quantity"]}
+            for item in files[key]["items"]
+        ],
+    }
+    inbox = tmp_path / "inbox"
+    inbox.mkdir(exist_ok=True)
+    (inbox / "shipment-1.json").write_text(json.dumps(confirmation))
+    second = run_pipeline(tmp_path, tap_config(bc), settings, state=first.state)
+    assert second.target_returncode == 0, second.stderr[-3000:]
+    account_id, order_id = key.removeprefix("bigcartel-").split("-", 1)
+    [shipment] = bc.store.shipments(account_id, order_id)
+    assert (shipment["carrier"], shipment["tracking_number"]) == ("ups", "1Z999")
+
+
+def test_write_back_falls_back_to_patch(bc: Sandbox, ss: ShipStationSandbox, tmp_path: Path):
+    settings = shipstation_settings(bc, ss, tmp_path)
+    first = run_pipeline(tmp_path, tap_config(bc), settings)
+    key = sorted(o["orderKey"] for o in ss.store.orders())[0]
+    ss.store.ship(key)
+    bc.store.shipments_enabled = False
+    run_target(tmp_path, settings, [])
+    assert bc_orders(bc)[key]["shipping_status"] == "shipped"
+    assert Ledger(settings["ledger_url"]).find_by_key(key).writeback_method == "patch"
+    assert first.target_returncode == 0
+
+
+def test_a_held_order_is_sent_once_an_override_names_its_sku(
+    bc: Sandbox, ss: ShipStationSandbox, tmp_path: Path
+) -> None:
+    settings = shipstation_settings(bc, ss, tmp_path)
+    run_pipeline(tmp_path, tap_config(bc), settings)
+    ledger = Ledger(settings["ledger_url"])
+    entry = ledger.by_state("held")[0]
+    order = bc_orders(bc)[entry.order_key]
+    overrides = {
+        str(item["product"]["id"]): f"OVERRIDE-{item['product']['id']}" for item in order["items"]
+    }
+    # No new tap data: the held order is re-evaluated from the target's own store.
+    result = run_target(tmp_path, {**settings, "sku_overrides": overrides}, [])
+    assert result.target_returncode == 0, result.stderr[-3000:]
+    assert ledger.find_by_key(entry.order_key).state == "submitted"
+    [sent] = [o for o in ss.store.orders() if o["orderKey"] == entry.order_key]
+    assert {item["sku"] for item in sent["items"]} <= set(overrides.values())
+
+
+def test_address_change_updates_the_open_order_and_is_reported_once_locked(
+    bc: Sandbox, ss: ShipStationSandbox, tmp_path: Path
+) -> None:
+    settings = shipstation_settings(bc, ss, tmp_path)
+    first = run_pipeline(tmp_path, tap_config(bc), settings)
+    open_key, locked_key = sorted(o["orderKey"] for o in ss.store.orders())[:2]
+    before = {o["orderKey"]: o for o in ss.store.orders()}
+    ss.store.ship(locked_key)
+    for key in (open_key, locked_key):
+        account_id, order_id = key.removeprefix("bigcartel-").split("-", 1)
+        bc.store.update_order(account_id, order_id, shipping_address_1="99 New Road")
+    second = run_pipeline(tmp_path, tap_config(bc), settings, state=first.state)
+    assert second.target_returncode == 0, second.stderr[-3000:]
+    after = {o["orderKey"]: o for o in ss.store.orders()}
+    assert after[open_key]["shipTo"]["street1"] == "99 New Road"
+    assert after[open_key]["orderId"] == before[open_key]["orderId"]
+    assert after[locked_key]["shipTo"]["street1"] != "99 New Road"
+    ledger = Ledger(settings["ledger_url"])
+    assert ledger.find_by_key(locked_key).pending_change
+    assert locked_key in second.stderr
+
+
+def test_an_order_whose_payment_fails_after_sending_is_cancelled(
+    bc: Sandbox, ss: ShipStationSandbox, tmp_path: Path
+) -> None:
+    settings = shipstation_settings(bc, ss, tmp_path)
+    first = run_pipeline(tmp_path, tap_config(bc), settings)
+    key = sorted(o["orderKey"] for o in ss.store.orders())[0]
+    account_id, order_id = key.removeprefix("bigcartel-").split("-", 1)
+    bc.store.update_order(account_id, order_id, payment_status="failed")
+    second = run_pipeline(tmp_path, tap_config(bc), settings, state=first.state)
+    assert second.target_returncode == 0, second.stderr[-3000:]
+    [order] = [o for o in ss.store.orders() if o["orderKey"] == key]
+    assert order["orderStatus"] == "cancelled"
+    assert Ledger(settings["ledger_url"]).find_by_key(key).state == "cancelled"
+
+
+def test_dry_run_sends_and_writes_nothing(bc: Sandbox, ss: ShipStationSandbox, tmp_path: Path):
+    settings = shipstation_settings(bc, ss, tmp_path, dry_run=True)
+    run = run_pipeline(tmp_path, tap_config(bc), settings)
+    assert run.target_returncode == 0, run.stderr[-3000:]
+    assert ss.store.orders() == []
+    assert "dry run" in run.stderr
+    assert Ledger(settings["ledger_url"]).counts().get("submitted", 0) == 0
+
+
+def test_unknown_streams_are_ignored_without_side_effects(bc: Sandbox, tmp_path: Path) -> None:
+    settings = target_config(bc, tmp_path, backend="file")
+    lines = [
+        {
+            "type": "SCHEMA",
+            "stream": "meltano_test_stream",
+            "key_properties": [],
+            "schema": {"type": "object", "properties": {"anything": {"type": "string"}}},
+        },
+        {"type": "RECORD", "stream": "meltano_test_stream", "record": {"anything": "x"}},
+    ]
+    run = run_target(tmp_path, settings, lines)
+    assert run.target_returncode == 0
+    output = (run.stdout + run.stderr).lower()
+    assert "error" not in output and "exception" not in output
+    assert not (tmp_path / "ledger.db").exists()
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_secrets_stay_out_of_logs(bc: Sandbox, ss: ShipStationSandbox, tmp_path: Path) -> None:
+    settings = shipstation_settings(bc, ss, tmp_path, shipstation_api_secret="wrong-" + SS_SECRET)
+    run = run_pipeline(tmp_path, tap_config(bc), settings)
+    secrets = [SS_KEY, "wrong-" + SS_SECRET, *(s.access_token for s in bc.shops)]
+    logs = run.stdout + run.stderr + (tmp_path / "tap.log").read_text()
+    assert "401" in run.stderr or "shipstation_api_key" in run.stderr
+    for secret in secrets:
+        assert secret not in logs
+
+
+def test_invalid_config_names_the_setting(bc: Sandbox, tmp_path: Path) -> None:
+    settings = target_config(bc, tmp_path, backend="shipstation")
+    run = run_target(tmp_path, settings, [])
+    assert run.target_returncode != 0
+    assert "shipstation_api_key" in run.stderr
