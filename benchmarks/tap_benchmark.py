@@ -16,31 +16,17 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from peak_memory import run_with_peak_memory
+
 from bigcartel_sandbox import Sandbox, SandboxConfig
 
 PAGE = 100
-#: Runs the tap's CLI and, at exit, records the process's peak resident memory (VmHWM). Not
-#: ru_maxrss: Linux carries that across exec, so it would report the size of this (forking)
-#: process, which holds the emulator's data.
-TAP_WITH_PEAK_MEMORY = """
-import atexit, os, sys
-def record_peak():
-    with open("/proc/self/status") as status:
-        peak = next(line.split()[1] for line in status if line.startswith("VmHWM"))
-    with open(os.environ["PEAK_MEMORY_FILE"], "w") as out:
-        out.write(peak)
-atexit.register(record_peak)
-from tap_bigcartel.tap import TapBigCartel
-sys.argv[0] = "tap-bigcartel"
-TapBigCartel.cli()
-"""
 BARE_LOOP = """
 import json, sys, requests
 url, token, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -75,29 +61,21 @@ def run_tap(config: dict, workdir: Path, streams: set[str], state: dict | None =
             if metadata["breadcrumb"] == []:
                 metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
     catalog_file.write_text(json.dumps(catalog))
-    command = [
-        sys.executable,
-        "-c",
-        TAP_WITH_PEAK_MEMORY,
-        "--config",
-        str(config_file),
-        "--catalog",
-        str(catalog_file),
-    ]
+    args = ["--config", str(config_file), "--catalog", str(catalog_file)]
     if state is not None:
         state_file = workdir / "state.json"
         state_file.write_text(json.dumps(state))
-        command += ["--state", str(state_file)]
+        args += ["--state", str(state_file)]
     out_file = workdir / "out.jsonl"
-    peak_file = workdir / "peak-kib"
     started = time.perf_counter()
     with out_file.open("w") as out:
-        process = subprocess.run(
-            command,
+        process, peak_mib = run_with_peak_memory(
+            "tap_bigcartel.tap",
+            "TapBigCartel",
+            args,
+            workdir / "peak-kib",
             stdout=out,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "PEAK_MEMORY_FILE": str(peak_file)},
-            check=False,
         )
     seconds = time.perf_counter() - started
     if process.returncode != 0:
@@ -114,7 +92,7 @@ def run_tap(config: dict, workdir: Path, streams: set[str], state: dict | None =
         "counts": counts,
         "state": last_state,
         "seconds": seconds,
-        "max_rss_mib": int(peak_file.read_text()) / 1024,
+        "max_rss_mib": peak_mib,
     }
 
 

@@ -214,6 +214,12 @@ class ShipStationStore:
         with self._lock:
             self._create_timeouts += n
 
+    @property
+    def pending_create_timeouts(self) -> int:
+        """How many of the timeouts asked for have not fired yet."""
+        with self._lock:
+            return self._create_timeouts
+
     def take_create_timeout(self) -> bool:
         """Consume one pending timeout; true when the current createorder must go unanswered."""
         with self._lock:

@@ -8,6 +8,7 @@ shipping_status=shipped`` is the fallback the older integrations used.
 
 from __future__ import annotations
 
+import time
 import typing as t
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from urllib3.util.retry import Retry
 from tap_bigcartel import jsonapi
 from tap_bigcartel.auth import JSONAPI
 from tap_bigcartel.exceptions import redact
+from tap_bigcartel.retry import retry_after_seconds
 
 #: Answers that mean "this shop cannot take shipments through the API", not "try again".
 SHIPMENTS_REFUSED = frozenset({404, 405, 422})
@@ -33,10 +35,29 @@ class ShopDisconnectedError(WriteBackError):
     """The shop's token was refused (401/403): it revoked the app or was closed."""
 
 
+class _TransientError(WriteBackError):
+    """429, 5xx or a dropped connection: worth another attempt, after ``wait`` seconds."""
+
+    def __init__(self, message: str, wait: float | None) -> None:
+        super().__init__(message)
+        self.wait = wait
+
+
 @dataclass(frozen=True)
 class ShippedLine:
     order_line_item_id: str
     quantity: int
+
+
+@dataclass(frozen=True)
+class ShipmentUpdate:
+    """What the buyer is told; ``lines`` None ships every unshipped line item."""
+
+    carrier: str | None
+    tracking_number: str | None
+    tracking_url: str | None
+    lines: list[ShippedLine] | None
+    notify_customer: bool = True
 
 
 class BigCartelWriter:
@@ -50,17 +71,18 @@ class BigCartelWriter:
         *,
         timeout: float = 30.0,
         retries: int = 5,
+        attempts: int = 4,
         secrets: tuple[str, ...] = (),
     ) -> None:
         self._base = f"{api_url.rstrip('/')}/v1"
         self._auth = dict(auth_by_account)
         self._timeout = timeout
+        self._attempts = attempts
         self._secrets = secrets
         self._session = requests.Session()
         self._session.headers.update({"Accept": JSONAPI, "User-Agent": user_agent})
-        # GET and PATCH are idempotent and retried on 429/5xx; a POST is retried only on 429,
-        # which says the request was not processed. Any other failed POST is settled by the
-        # read-back at the start of the next attempt.
+        # GET and PATCH are idempotent and retried here on 429/5xx; a failed POST is retried
+        # by write_back, which reads the order back first.
         retry = Retry(
             total=retries,
             backoff_factor=0.5,
@@ -75,35 +97,36 @@ class BigCartelWriter:
     def close(self) -> None:
         self._session.close()
 
-    def write_back(
-        self,
-        account_id: str,
-        order_id: str,
-        *,
-        carrier: str | None,
-        tracking_number: str | None,
-        tracking_url: str | None,
-        lines: list[ShippedLine] | None,
-        notify_customer: bool = True,
-    ) -> str:
+    def write_back(self, account_id: str, order_id: str, update: ShipmentUpdate) -> str:
         """Mark one order shipped; returns how: ``"shipment"``, ``"patch"`` or ``"already"``.
 
-        ``lines`` None ships every unshipped line item of the order.
+        A transient failure starts the whole exchange again from the read-back, so a POST whose
+        answer was lost is never repeated on an order it already shipped.
         """
+        for attempt in range(self._attempts):
+            try:
+                return self._write_back_once(account_id, order_id, update)
+            except _TransientError as error:
+                if attempt == self._attempts - 1:
+                    raise WriteBackError(str(error)) from None
+                time.sleep(min(error.wait if error.wait is not None else 0.5 * 2**attempt, 60))
+        raise AssertionError("unreachable")
+
+    def _write_back_once(self, account_id: str, order_id: str, update: ShipmentUpdate) -> str:
         where = f"account {account_id}, order {order_id}"
         document = self._request("GET", account_id, f"/orders/{order_id}", where).json()
         order = next(jsonapi.records(document))
         if order.get("shipping_status") == "shipped":
             return "already"
-        items = lines if lines is not None else self._unshipped_lines(order, where)
+        items = update.lines if update.lines is not None else self._unshipped_lines(order, where)
         body = {
             "data": {
                 "type": "shipments",
                 "attributes": {
-                    "carrier": carrier,
-                    "tracking_number": tracking_number,
-                    "tracking_url": tracking_url,
-                    "notify_customer": notify_customer,
+                    "carrier": update.carrier,
+                    "tracking_number": update.tracking_number,
+                    "tracking_url": update.tracking_url,
+                    "notify_customer": update.notify_customer,
                     "items": [
                         {"order_line_item_id": line.order_line_item_id, "quantity": line.quantity}
                         for line in items
@@ -165,11 +188,13 @@ class BigCartelWriter:
             )
         except requests.RequestException as error:
             message = redact(f"{where}: {method} {path} failed: {error}", self._secrets)
-            raise WriteBackError(message) from None
+            raise _TransientError(message, None) from None
         if response.status_code in allow or response.ok:
             return response
         detail = redact(response.text[:300], self._secrets)
         message = f"{where}: {method} {path} answered {response.status_code}: {detail}"
         if response.status_code in (401, 403):
             raise ShopDisconnectedError(message)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _TransientError(message, retry_after_seconds(response))
         raise WriteBackError(message)

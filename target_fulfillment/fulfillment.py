@@ -26,6 +26,7 @@ from target_fulfillment.backends.base import (
 )
 from target_fulfillment.bigcartel import (
     BigCartelWriter,
+    ShipmentUpdate,
     ShippedLine,
     ShopDisconnectedError,
     WriteBackError,
@@ -331,11 +332,13 @@ class Fulfillment:
                 method = self.writer.write_back(
                     entry.account_id,
                     entry.order_id,
-                    carrier=shipment.get("carrier"),
-                    tracking_number=shipment.get("tracking_number"),
-                    tracking_url=shipment.get("tracking_url"),
-                    lines=lines or None,
-                    notify_customer=self.settings.notify_customer,
+                    ShipmentUpdate(
+                        carrier=shipment.get("carrier"),
+                        tracking_number=shipment.get("tracking_number"),
+                        tracking_url=shipment.get("tracking_url"),
+                        lines=lines or None,
+                        notify_customer=self.settings.notify_customer,
+                    ),
                 )
             except ShopDisconnectedError as error:
                 self.summary.count("failed", key, f"shop refused the token: {error}")

@@ -8,6 +8,8 @@ read followed by a write in one transaction is atomic. WAL lets readers run besi
 
 from __future__ import annotations
 
+import sqlite3
+import time
 import typing as t
 
 import sqlalchemy as sa
@@ -69,14 +71,29 @@ def wrote(conn: sa.Connection, stmt: sa.Executable) -> bool:
 
 def _configure_sqlite(engine: sa.Engine) -> None:
     @sa.event.listens_for(engine, "connect")
-    def connect(dbapi_connection: t.Any, _record: t.Any) -> None:
+    def connect(dbapi_connection: sqlite3.Connection, _record: t.Any) -> None:
         dbapi_connection.isolation_level = None  # the "begin" hook below emits BEGIN
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.close()
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        _use_wal(dbapi_connection)
 
     @sa.event.listens_for(engine, "begin")
     def begin(conn: sa.Connection) -> None:
         read = conn.get_execution_options().get(_READ_ONLY)
         conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+
+def _use_wal(dbapi_connection: sqlite3.Connection) -> None:
+    """Switch to WAL (once per file; it persists), waiting for other connections to let it.
+
+    The switch needs the file to itself, and SQLite fails at once rather than waiting on the
+    busy timeout when it does not have it, as when several workers open a new ledger together.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)

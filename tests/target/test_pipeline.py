@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import json
+import subprocess
+import sys
 import typing as t
 from pathlib import Path
 
@@ -264,3 +267,86 @@ def test_invalid_config_names_the_setting(bc: Sandbox, tmp_path: Path) -> None:
     run = run_target(tmp_path, settings, [])
     assert run.target_returncode != 0
     assert "shipstation_api_key" in run.stderr
+
+
+@pytest.mark.parametrize("database", ["sqlite_url", "postgres_url"])
+def test_an_ambiguous_timeout_is_settled_without_a_duplicate(
+    bc: Sandbox, tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    with ShipStationSandbox(api_key=SS_KEY, api_secret=SS_SECRET, timeout_hang_seconds=1.5) as ss:
+        ss.store.timeout_next_create(2)
+        settings = shipstation_settings(
+            bc, ss, tmp_path, request_timeout=1, ledger_url=request.getfixturevalue(database)
+        )
+        first = run_pipeline(tmp_path, tap_config(bc), settings)
+        assert first.target_returncode == 0, first.stderr[-3000:]
+        second = run_pipeline(tmp_path, tap_config(bc), settings, state=first.state)
+        assert second.target_returncode == 0, second.stderr[-3000:]
+        sends = collections.Counter(
+            r["body"]["orderKey"] for r in ss.requests if r["path"] == "/orders/createorder"
+        )
+        assert ss.store.pending_create_timeouts == 0, "the emulator's timeout switch did not fire"
+        assert set(sends) == {o["orderKey"] for o in ss.store.orders()}
+        assert max(sends.values()) == 1
+        ledger = Ledger(settings["ledger_url"])
+        assert {e.order_key for e in ledger.by_state("submitted")} == set(sends)
+        ledger.close()
+
+
+def test_admin_cli_lists_the_ledger_holds_and_skus(bc: Sandbox, tmp_path: Path) -> None:
+    settings = target_config(bc, tmp_path, backend="file")
+    run_pipeline(tmp_path, tap_config(bc), settings)
+    ledger = Ledger(settings["ledger_url"])
+    held = ledger.by_state("held")
+    submitted = ledger.by_state("submitted")
+
+    def admin(*args: str) -> str:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "target_fulfillment.admin",
+                "--config",
+                str(tmp_path / "target.json"),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout
+
+    holds = admin("holds")
+    for entry in held:
+        assert entry.order_id in holds and entry.hold_reason.split(";")[0] in holds
+    listing = admin("ledger", "--state", "submitted")
+    assert all(entry.order_id in listing for entry in submitted)
+    assert not any(entry.order_id in listing for entry in held)
+    skus = admin("skus")
+    assert "MISSING" in skus and "without a SKU" in skus
+    products_without_sku = {
+        p.product_id for p in ledger.products() if "sku:" not in (p.description or "").lower()
+    }
+    for line in skus.splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[1] in products_without_sku:
+            assert "MISSING" in line
+
+
+def test_write_back_is_retried_through_429_and_5xx(
+    bc: Sandbox, ss: ShipStationSandbox, tmp_path: Path
+) -> None:
+    settings = shipstation_settings(bc, ss, tmp_path)
+    run_pipeline(tmp_path, tap_config(bc), settings)
+    key = sorted(o["orderKey"] for o in ss.store.orders())[0]
+    ss.store.ship(key)
+    bc.faults.fail_next(1, status=429, retry_after=0)
+    bc.faults.fail_next(1, status=503)
+    bc.faults.drop_next(1)
+    result = run_target(tmp_path, settings, [])
+    assert result.target_returncode == 0, result.stderr[-3000:]
+    account_id, order_id = key.removeprefix("bigcartel-").split("-", 1)
+    assert len(bc.store.shipments(account_id, order_id)) == 1
+    assert Ledger(settings["ledger_url"]).find_by_key(key).state == "written_back"
+    statuses = collections.Counter(r["status"] for r in bc.requests)
+    assert statuses[429] and statuses[503] and statuses[0]
