@@ -60,6 +60,9 @@ class Settings:
     max_concurrency: int
     dry_run: bool
     notify_customer: bool
+    #: Leave rows in ``submitting`` alone until they are this old: with a shared ledger another
+    #: worker may be submitting them right now.
+    reconcile_after_seconds: float = 0.0
 
 
 class Fulfillment:
@@ -95,7 +98,8 @@ class Fulfillment:
 
     def reconcile(self) -> None:
         """Settle every ``submitting`` row by asking the warehouse whether it has the key."""
-        for entry in self.ledger.in_doubt(self.backend.name):
+        grace = dt.timedelta(seconds=self.settings.reconcile_after_seconds)
+        for entry in self.ledger.in_doubt(self.backend.name, older_than=grace):
             where = entry.order_key
             try:
                 remote = self.backend.lookup(entry.order_key)
@@ -243,6 +247,16 @@ class Fulfillment:
                 return
             backend_order_id = remote.backend_order_id
         except BackendError as error:
+            if update and entry is not None:
+                # The warehouse still holds the previous version, which will ship: keep the row
+                # submitted (so its shipment is collected) and report the change not applied.
+                self.ledger.confirm_submitted(
+                    account_id, order_id, entry.backend_order_id or "", entry.payload_hash or ""
+                )
+                note = f"update refused by the warehouse, previous version kept: {error}"
+                self.ledger.record_pending_change(account_id, order_id, note)
+                self.summary.count("failed", key, note)
+                return
             self.ledger.fail(account_id, order_id, str(error))
             self.summary.count("failed", key, str(error))
             return

@@ -45,7 +45,12 @@ class OrderCache:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
-        metadata.create_all(engine)
+        try:
+            metadata.create_all(engine)
+        except sa.exc.DBAPIError:
+            # Several workers starting on a new shared database race to create the table; the
+            # loser finds it there on a second look.
+            metadata.create_all(engine)
 
     def put_many(self, records: Iterable[Record]) -> int:
         """Store each order unless an equally new or newer version is stored; returns how many."""

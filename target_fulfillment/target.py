@@ -108,6 +108,14 @@ class TargetFulfillment(Target):
             description="The shop's country when no accounts record has been seen.",
         ),
         th.Property(
+            "reconcile_after_seconds",
+            th.NumberType,
+            default=0,
+            description="An order left mid-submit by a crash is settled at start-up once it is "
+            "this old. Keep 0 for one worker; with several workers sharing a PostgreSQL ledger, "
+            "set it above the longest submit (e.g. 900) so no worker settles another's order.",
+        ),
+        th.Property(
             "max_concurrency",
             th.IntegerType,
             default=4,
@@ -237,6 +245,7 @@ class TargetFulfillment(Target):
             max_concurrency=int(self.config["max_concurrency"]),
             dry_run=bool(self.config["dry_run"]),
             notify_customer=bool(self.config["notify_customer"]),
+            reconcile_after_seconds=float(self.config["reconcile_after_seconds"]),
         )
         try:
             Fulfillment(

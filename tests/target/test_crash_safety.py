@@ -115,9 +115,12 @@ def test_kill_minus_nine_while_sending_loses_and_repeats_nothing(
             stored = _keys_posted(ss)
         ledger = Ledger(settings["ledger_url"])
         submitted = {e.order_key for e in ledger.by_state("submitted")}
-        ledger.engine.dispose()
+        in_doubt = ledger.in_doubt("shipstation")
+        ledger.close()
+        if database == "postgres":
+            _drop_schema(settings["ledger_url"])
         assert set(stored) == submitted, f"trial {trial} (killed after {kill_after} sends)"
-        assert not ledger.in_doubt("shipstation")
+        assert not in_doubt
         if expected is None:
             expected = submitted
             assert len(expected) > 20
@@ -138,3 +141,12 @@ def _fresh_schema(postgres_url: str, trial: int) -> str:
     return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
         hide_password=False
     )
+
+
+def _drop_schema(url: str) -> None:
+    parsed = sa.make_url(url)
+    schema = parsed.query["options"].removeprefix("-csearch_path=")
+    engine = sa.create_engine(parsed)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    engine.dispose()
