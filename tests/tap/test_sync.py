@@ -12,7 +12,8 @@ import requests
 from tap_runner import fast_config, run_tap
 
 from bigcartel_sandbox import Sandbox, SandboxConfig
-from tap_bigcartel.exceptions import ShopsFailedError
+from tap_bigcartel.exceptions import BigCartelAPIError, ShopsFailedError
+from tap_bigcartel.tap import TapBigCartel
 
 ACCOUNT_STREAMS = ("accounts", "artists", "categories", "discounts", "orders", "products")
 
@@ -240,3 +241,26 @@ def test_unknown_account_is_a_clear_error(sandbox: Sandbox) -> None:
     run = run_tap(config, streams=["categories"])
     assert isinstance(run.error, ShopsFailedError)
     assert "999999" in run.error.failures
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Accept": "application/json", "User-Agent": "t"}, 406),
+        ({"Accept": "x", "User-Agent": ""}, 400),
+    ],
+)
+def test_client_errors_carry_the_apis_own_words(sandbox: Sandbox, headers, status) -> None:
+    shop = sandbox.shops[0]
+    response = requests.get(
+        f"{sandbox.url}/v1/accounts/{shop.account_id}/orders",
+        headers={**headers, "Authorization": f"Bearer {shop.access_token}"},
+        timeout=10,
+    )
+    assert response.status_code == status
+    detail = response.json()["errors"][0]["detail"]
+    stream = TapBigCartel(config=fast_config(sandbox)).streams["orders"]
+    with pytest.raises(BigCartelAPIError) as raised:
+        stream.validate_response(response)
+    assert str(status) in str(raised.value) and detail in str(raised.value)
+    assert shop.access_token not in str(raised.value)

@@ -350,3 +350,59 @@ def test_write_back_is_retried_through_429_and_5xx(
     assert Ledger(settings["ledger_url"]).find_by_key(key).state == "written_back"
     statuses = collections.Counter(r["status"] for r in bc.requests)
     assert statuses[429] and statuses[503] and statuses[0]
+
+
+def test_bad_records_are_held_by_name_and_the_run_goes_on(bc: Sandbox, tmp_path: Path) -> None:
+    settings = target_config(bc, tmp_path, backend="file", origin_country="US")
+    schema = {"type": "object", "properties": {}}
+    good = {
+        "id": "GOOD-1",
+        "account_id": "1001",
+        "payment_status": "completed",
+        "shipping_status": "unshipped",
+        "customer_first_name": "Ada",
+        "shipping_address_1": "1 Main St",
+        "shipping_city": "Springfield",
+        "shipping_country": {"id": "US"},
+        "total": "10.00",
+        "items": [{"id": "1", "product": {"id": "P1"}, "quantity": 1, "price": "10.00"}],
+    }
+    no_items = {**good, "id": "BAD-NO-ITEMS", "items": []}
+    unknown_product = {
+        **good,
+        "id": "BAD-PRODUCT",
+        "items": [{"id": "2", "product": {"id": "NOPE"}, "quantity": 1}],
+    }
+    lines = [
+        {"type": "SCHEMA", "stream": "products", "key_properties": ["id"], "schema": schema},
+        {
+            "type": "RECORD",
+            "stream": "products",
+            "record": {
+                "id": "P1",
+                "account_id": "1001",
+                "description": "SKU: ONE",
+                "options": [{"id": "O1", "name": "Default"}],
+                "updated_at": "2026-01-01T00:00:00Z",
+            },
+        },
+        {"type": "SCHEMA", "stream": "orders", "key_properties": ["id"], "schema": schema},
+        *(
+            {"type": "RECORD", "stream": "orders", "record": r}
+            for r in (no_items, unknown_product, good)
+        ),
+    ]
+    run = run_target(tmp_path, settings, lines)
+    assert run.target_returncode == 0, run.stderr[-3000:]
+    assert (tmp_path / "outbox" / "bigcartel-1001-GOOD-1.json").exists()
+    ledger = Ledger(settings["ledger_url"])
+    assert "items" in ledger.get("1001", "BAD-NO-ITEMS").hold_reason
+    assert "NOPE" in ledger.get("1001", "BAD-PRODUCT").hold_reason
+    assert "BAD-NO-ITEMS" in run.stderr and "BAD-PRODUCT" in run.stderr
+
+
+def test_invalid_shipping_codes_fail_at_start_naming_the_setting(bc: Sandbox, tmp_path: Path):
+    settings = target_config(bc, tmp_path, shipping_codes={"DOMESTIC_DEFAULT": {"carrier": "x"}})
+    run = run_target(tmp_path, settings, [])
+    assert run.target_returncode != 0
+    assert "shipping_codes" in run.stderr
