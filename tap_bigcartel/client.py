@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import json
 import typing as t
 from collections.abc import Iterable
 from functools import cached_property
@@ -129,7 +130,7 @@ class BigCartelStream(RESTStream[dict]):
                     )
                     response = send(prepared, context)
                     counter.increment()
-                    document = response.json(parse_float=decimal.Decimal)
+                    document = json.loads(response.content, parse_float=decimal.Decimal)
                     page = [self._prepare(record, context) for record in jsonapi.records(document)]
                     yield from pager.accept(page, jsonapi.total_count(document))
         except ShopUnavailableError as error:
