@@ -6,6 +6,9 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+#: Holds listed in the summary; the admin CLI lists every one.
+MAX_HOLDS_LISTED = 50
+
 OUTCOMES = (
     "sent",
     "updated",
@@ -50,7 +53,13 @@ class RunSummary:
         lines += [f"  {outcome:<13}{self.counts.get(outcome, 0):>7}" for outcome in OUTCOMES]
         if all_holds:
             lines.append(f"  orders on hold ({len(all_holds)}):")
-            lines += [f"    {key}: {reason}" for key, reason in sorted(all_holds.items())]
+            shown = sorted(all_holds.items())[:MAX_HOLDS_LISTED]
+            lines += [f"    {key}: {reason}" for key, reason in shown]
+            if len(all_holds) > len(shown):
+                lines.append(
+                    f"    ... and {len(all_holds) - len(shown)} more: "
+                    "target-fulfillment-admin holds lists them all"
+                )
         for heading, notes in (("failed", self.failures), ("needs attention", self.reports)):
             if notes:
                 lines.append(f"  {heading} ({len(notes)}):")
