@@ -264,3 +264,15 @@ def test_client_errors_carry_the_apis_own_words(sandbox: Sandbox, headers, statu
         stream.validate_response(response)
     assert str(status) in str(raised.value) and detail in str(raised.value)
     assert shop.access_token not in str(raised.value)
+
+
+def test_start_date_bounds_the_first_run(sandbox: Sandbox) -> None:
+    everything = run_tap(fast_config(sandbox), streams=["orders", "products"])
+    stamps = sorted(r["updated_at"] for r in everything.records["orders"])
+    start = stamps[len(stamps) // 2]
+    bounded = run_tap(fast_config(sandbox, start_date=start), streams=["orders", "products"])
+    assert bounded.error is None
+    expected = {r["id"] for r in everything.records["orders"] if r["updated_at"] >= start}
+    assert {r["id"] for r in bounded.records["orders"]} == expected
+    assert len(expected) < len(everything.records["orders"])
+    assert all(r["updated_at"] >= start for r in bounded.records["products"])
