@@ -46,6 +46,13 @@ def number_plan(schema: Mapping[str, t.Any]) -> Plan:
 
 def to_decimal(value: t.Any, field: str) -> decimal.Decimal | None:
     """A JSON number or a decimal string as an exact ``Decimal``."""
+    if type(value) is str:  # the API's usual form, so tried first
+        try:
+            number = decimal.Decimal(value)
+        except decimal.InvalidOperation:
+            number = None
+        if number is not None and number.is_finite():
+            return number
     if value is None or isinstance(value, decimal.Decimal):
         return value
     if isinstance(value, bool):

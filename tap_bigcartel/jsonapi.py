@@ -21,19 +21,26 @@ MAX_DEPTH = 2
 
 
 def index_included(document: Mapping[str, t.Any]) -> IncludedIndex:
-    """Map ``(type, id)`` to each resource of the document's ``included`` array."""
-    return {(str(res["type"]), str(res["id"])): res for res in document.get("included") or ()}
+    """Map ``(type, id)`` to each resource of the document's ``included`` array.
+
+    JSON:API renders types and ids as strings on both sides, so linkages match without casts.
+    """
+    return {(res["type"], res["id"]): res for res in document.get("included") or ()}
 
 
 def flatten(resource: Resource, included: IncludedIndex, depth: int = 0) -> dict[str, t.Any]:
-    """Turn one JSON:API resource into a flat record."""
+    """Turn one JSON:API resource into a flat record.
+
+    Runs for every resource of every page, so it checks ``dict``/``list`` (what ``json`` builds)
+    rather than the slower abstract ``Mapping``.
+    """
     record: dict[str, t.Any] = {"id": str(resource["id"])}
     record.update(resource.get("attributes") or {})
     for name, relationship in (resource.get("relationships") or {}).items():
-        if not isinstance(relationship, Mapping) or "data" not in relationship:
+        if type(relationship) is not dict or "data" not in relationship:
             continue
         linkage = relationship["data"]
-        if isinstance(linkage, list):
+        if type(linkage) is list:
             record[name] = [_resolve(item, included, depth) for item in linkage]
         elif linkage is None:
             record[name] = None
@@ -42,8 +49,8 @@ def flatten(resource: Resource, included: IncludedIndex, depth: int = 0) -> dict
     return record
 
 
-def _resolve(linkage: Mapping[str, t.Any], included: IncludedIndex, depth: int) -> dict[str, t.Any]:
-    related = included.get((str(linkage.get("type")), str(linkage.get("id"))))
+def _resolve(linkage: Resource, included: IncludedIndex, depth: int) -> dict[str, t.Any]:
+    related = included.get((linkage.get("type"), linkage.get("id")))
     if related is None or depth >= MAX_DEPTH:
         return {"id": str(linkage["id"])}
     return flatten(related, included, depth + 1)
