@@ -16,15 +16,16 @@ Assignment, and what happens when K changes
     around ``n/K``: for 1,000 shops in 4 shards, within a few percent), not exact; that is the price
     of stability, since an exact split (sorted round-robin) moves shops whenever one is added.
 
-    State is per shard: Meltano keeps it under ``<env>:tap-bigcartel-to-target-fulfillment:shard-<i>``
-    and inside it the tap keeps one partition per ``account_id``. Changing K moves shops between
-    shards: with jump hashing, going from K to K+1 moves only about 1/(K+1) of the shops (mod-K
-    hashing would move K/(K+1) of them), and shrinking K moves the shops of the removed shards.
-    A moved shop finds no bookmark under its new shard id and re-syncs from ``start_date``; that is
-    safe (target-fulfillment's ledger never sends an order twice) but costs a full read of those
-    shops. To avoid it, migrate the state before the first run with the new K:
-    ``regroup_state(old_states, shops, new_k)`` merges every shop's partitions into the state of
-    its new shard; ``python -m orchestrate.sharding regroup --env prod --old-k 4 --new-k 8 SOURCE``
+    State is per shard: Meltano keeps it under
+    ``<env>:tap-bigcartel-to-target-fulfillment:shard-<i>`` and inside it the tap keeps one
+    partition per ``account_id``. Changing K moves shops between shards: with jump hashing, going
+    from K to K+1 moves only about 1/(K+1) of the shops (mod-K hashing would move K/(K+1) of them),
+    and shrinking K moves the shops of the removed shards. A moved shop finds no bookmark under its
+    new shard id and re-syncs from ``start_date``; that is safe (target-fulfillment's ledger never
+    sends an order twice) but costs a full read of those shops. To avoid it, migrate the state
+    before the first run with the new K: ``regroup_state(old_states, shops, new_k)`` merges every
+    shop's partitions into the state of its new shard; ``python -m orchestrate.sharding regroup
+    --env prod --old-k 4 --new-k 8 SOURCE``
     does it through ``meltano state get`` / ``meltano state set --force``.
 """
 
@@ -153,7 +154,9 @@ def _json(text: str, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         # The message of a JSONDecodeError holds no document text, only the position.
-        raise ShopSourceError(f"{what} is not valid JSON ({error.msg}, line {error.lineno})") from None
+        raise ShopSourceError(
+            f"{what} is not valid JSON ({error.msg}, line {error.lineno})"
+        ) from None
 
 
 def _load_sql(source: str) -> list[Shop]:
@@ -344,8 +347,16 @@ def _regroup_cli(args: argparse.Namespace) -> int:  # pragma: no cover - exercis
             print(f"{state_id(args.env, index)} {payload}")
             continue
         subprocess.run(
-            [*meltano, "--environment", args.env, "state", "set", "--force"]
-            + [state_id(args.env, index), payload],
+            [
+                *meltano,
+                "--environment",
+                args.env,
+                "state",
+                "set",
+                "--force",
+                state_id(args.env, index),
+                payload,
+            ],
             check=True,
         )
     return 0

@@ -144,7 +144,9 @@ def bigcartel_shards() -> None:
         shops = [shop for shop in sharding.load_shops(_shops_source()) if shop.account_id in wanted]
         gone = sorted(wanted - {shop.account_id for shop in shops})
         if gone:
-            log.warning("shard %d: %d shops left the list since planning: %s", index, len(gone), gone)
+            log.warning(
+                "shard %d: %d shops left the list since planning: %s", index, len(gone), gone
+            )
         if not shops:
             return {"shard_index": index, "shops": 0, "returncode": 0}
         environment = (params or {}).get("environment") or os.environ.get(
@@ -184,11 +186,14 @@ def bigcartel_shards() -> None:
         failed = [plan for plan in plans if int(plan["shard_index"]) not in done]
         for plan in plans:
             status = "FAILED" if plan in failed else "ok"
-            log.info("shard-%s: %s (%d shops)", plan["shard_index"], status, len(plan["account_ids"]))
+            log.info(
+                "shard-%s: %s (%d shops)", plan["shard_index"], status, len(plan["account_ids"])
+            )
         if failed:
             names = ", ".join(
                 f"shard-{plan['shard_index']} ({len(plan['account_ids'])} shops: "
-                f"{', '.join(plan['account_ids'][:10])}{'...' if len(plan['account_ids']) > 10 else ''})"
+                f"{', '.join(plan['account_ids'][:10])}"
+                f"{'...' if len(plan['account_ids']) > 10 else ''})"
                 for plan in failed
             )
             raise RuntimeError(f"{len(failed)} of {len(plans)} shards failed: {names}")
