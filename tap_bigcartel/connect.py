@@ -1,0 +1,501 @@
+"""``tap-bigcartel-connect``: run Big Cartel's OAuth flow for one shop and store its token.
+
+The shop owner approves the app in a browser; Big Cartel redirects back with a one-time code,
+which is exchanged for the shop's access token. The token is added to the Meltano env vars
+``TAP_BIGCARTEL_ACCOUNTS`` and ``TARGET_FULFILLMENT_ACCOUNTS`` (a JSON array of
+``{account_id, access_token}``) in an env file, next to the shops already there. ``--revoke``
+deauthorizes a shop and removes it again. Secrets are never printed.
+
+Usage::
+
+    tap-bigcartel-connect --client-id ID            # secret from BIGCARTEL_CLIENT_SECRET
+    tap-bigcartel-connect --revoke ACCOUNT_ID
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.server
+import ipaddress
+import json
+import os
+import secrets
+import socket
+import sys
+import tempfile
+import time
+import webbrowser
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
+
+PROG = "tap-bigcartel-connect"
+DEFAULT_OAUTH_BASE_URL = "https://my.bigcartel.com"
+DEFAULT_API_URL = "https://api.bigcartel.com"
+ENV_VARS = ("TAP_BIGCARTEL_ACCOUNTS", "TARGET_FULFILLMENT_ACCOUNTS")
+PROJECT_URL = "https://github.com/bigcartel-fulfillment/bigcartel-fulfillment"
+
+AUTHORIZE_ERRORS = {
+    "access_denied": "The shop owner denied access to the shop.",
+    "invalid_client_id": "Big Cartel does not know this client id; check --client-id.",
+    "invalid_client_secret": "Big Cartel refused the client secret; check --client-secret.",
+    "invalid_redirect_uri": (
+        "Big Cartel refused the redirect URI; it must match the one registered for the app."
+    ),
+    "invalid_response_type": "Big Cartel refused the response type of the request.",
+    "invalid_grant": "The authorization code is invalid or was already used; connect again.",
+}
+
+
+class ConnectError(Exception):
+    """A failure explained in plain words; the CLI prints it and exits non-zero."""
+
+
+@dataclass(frozen=True)
+class Callback:
+    """The query parameters Big Cartel redirected back with."""
+
+    code: str | None
+    state: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the token endpoint answered."""
+
+    account_id: str
+    access_token: str
+
+
+def _user_agent() -> str:
+    """Big Cartel refuses requests without a User-Agent naming the app."""
+    try:
+        version = metadata.version("bigcartel-fulfillment")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    return f"{PROG}/{version} (+{PROJECT_URL})"
+
+
+def build_authorize_url(oauth_base_url: str, client_id: str, redirect_uri: str, state: str) -> str:
+    query = urlencode(
+        {
+            "client_id": client_id,
+            "response_type": "code",
+            "state": state,
+            "redirect_uri": redirect_uri,
+        }
+    )
+    return f"{oauth_base_url.rstrip('/')}/oauth/authorize?{query}"
+
+
+def is_loopback(redirect_uri: str) -> bool:
+    """Only a loopback redirect can be received here; any other needs the URL pasted back."""
+    parts = urlsplit(redirect_uri)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_callback(url: str) -> Callback:
+    query = parse_qs(urlsplit(url.strip()).query)
+
+    def first(name: str) -> str | None:
+        values = query.get(name)
+        return values[0] if values else None
+
+    return Callback(code=first("code"), state=first("state"), error=first("error"))
+
+
+class CallbackListener:
+    """A one-shot HTTP listener on the loopback redirect URI, bound before the browser opens.
+
+    Bound first so that the redirect can never arrive before anyone listens, and so that port 0
+    can be resolved to a free port for the default redirect URI.
+    """
+
+    def __init__(self, host: str, port: int, path: str) -> None:
+        self.path = path or "/"
+        self.callback: Callback | None = None
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = 10.0  # a client that connects and sends nothing cannot hold the wait
+
+            def do_GET(self) -> None:
+                if urlsplit(self.path).path != listener.path:
+                    self.send_error(404)
+                    return
+                listener.callback = parse_callback(self.path)
+                ok = listener.callback.code is not None and listener.callback.error is None
+                body = (
+                    "Big Cartel answered; you can close this window and return to the terminal."
+                    if ok
+                    else "Big Cartel did not grant access; see the terminal."
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Request lines carry the code; keep them off the terminal."""
+
+        server_class = http.server.HTTPServer
+        if ":" in host:
+            server_class = type(
+                "HTTPServerV6", (http.server.HTTPServer,), {"address_family": socket.AF_INET6}
+            )
+        self.server = server_class((host, port), Handler)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def wait(self, timeout: float) -> Callback:
+        """Serve requests until the redirect arrives, for at most ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        try:
+            while self.callback is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ConnectError(
+                        f"No answer from Big Cartel within {timeout:g} seconds; connect again."
+                    )
+                self.server.timeout = remaining
+                self.server.handle_request()
+            return self.callback
+        finally:
+            self.server.server_close()
+
+    def close(self) -> None:
+        self.server.server_close()
+
+
+def exchange_code(
+    api_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str, timeout: float
+) -> Grant:
+    """Trade the one-time code for the shop's token."""
+    try:
+        response = requests.post(
+            f"{api_url.rstrip('/')}/oauth/token",
+            data={
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "code": code,
+                "redirect_uri": redirect_uri,
+            },
+            headers={"Accept": "application/json", "User-Agent": _user_agent()},
+            timeout=timeout,
+        )
+    except requests.RequestException as error:
+        raise ConnectError(f"Could not reach {api_url}: {type(error).__name__}.") from None
+    if response.status_code != 200:
+        raise ConnectError(
+            f"Big Cartel refused the code exchange (HTTP {response.status_code}): "
+            f"{_oauth_error_words(response)}"
+        )
+    try:
+        payload = response.json()
+        return Grant(
+            account_id=str(payload["account_id"]), access_token=str(payload["access_token"])
+        )
+    except (ValueError, KeyError, TypeError):
+        raise ConnectError(
+            "Big Cartel's token answer has no account_id and access_token."
+        ) from None
+
+
+def revoke(
+    api_url: str, client_id: str, client_secret: str, account_id: str, timeout: float
+) -> None:
+    """Deauthorize the app for one shop (HTTP Basic with the app's credentials)."""
+    try:
+        response = requests.post(
+            f"{api_url.rstrip('/')}/oauth/deauthorize/{account_id}",
+            auth=(client_id, client_secret),
+            headers={"Accept": "application/json", "User-Agent": _user_agent()},
+            timeout=timeout,
+        )
+    except requests.RequestException as error:
+        raise ConnectError(f"Could not reach {api_url}: {type(error).__name__}.") from None
+    if response.status_code in (200, 204):
+        return
+    if response.status_code == 401:
+        raise ConnectError(
+            "Big Cartel refused the app's credentials; check --client-id and --client-secret."
+        )
+    if response.status_code == 404:
+        raise ConnectError(f"Big Cartel has no account {account_id}.")
+    raise ConnectError(
+        f"Big Cartel refused to revoke account {account_id} (HTTP {response.status_code}): "
+        f"{_oauth_error_words(response)}"
+    )
+
+
+def _oauth_error_words(response: requests.Response) -> str:
+    try:
+        payload = response.json()
+    except ValueError:
+        return "no details."
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, str) and error in AUTHORIZE_ERRORS:
+        return AUTHORIZE_ERRORS[error]
+    description = payload.get("error_description") if isinstance(payload, dict) else None
+    return str(description or error or "no details.")
+
+
+# --- the env file -----------------------------------------------------------------------------
+
+
+def _split_assignment(line: str) -> tuple[str, str] | None:
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#") or "=" not in stripped:
+        return None
+    key, value = stripped.split("=", 1)
+    key = key.strip()
+    if key.startswith("export "):
+        key = key[len("export ") :].strip()
+    return key, value.strip()
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1]
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return value
+
+
+def _parse_accounts(name: str, value: str, env_file: Path) -> list[dict[str, str]]:
+    text = _unquote(value)
+    if not text:
+        return []
+    try:
+        accounts = json.loads(text)
+    except ValueError:
+        accounts = None
+    if not isinstance(accounts, list) or not all(
+        isinstance(entry, dict) and "account_id" in entry for entry in accounts
+    ):
+        raise ConnectError(
+            f"{name} in {env_file} is not a JSON array of {{account_id, access_token}}; "
+            "fix or remove it first."
+        )
+    return [{**entry, "account_id": str(entry["account_id"])} for entry in accounts]
+
+
+def _format(name: str, accounts: list[dict[str, str]]) -> str:
+    """Single quotes: dotenv (Meltano) reads the JSON inside literally."""
+    return f"{name}='{json.dumps(accounts, separators=(',', ':'))}'"
+
+
+def update_env_file(env_file: Path, *, add: Grant | None = None, remove: str | None = None) -> bool:
+    """Add or remove one shop in both variables, keeping every other line as it was.
+
+    Written to a temp file in the same directory and renamed over the old one, so a crash never
+    leaves half a file, and created with mode 0600 because it holds tokens. Returns whether the
+    removed shop was present.
+    """
+    lines = env_file.read_text().splitlines() if env_file.exists() else []
+    found = False
+    seen: set[str] = set()
+    output: list[str] = []
+    for line in lines:
+        assignment = _split_assignment(line)
+        if assignment is None or assignment[0] not in ENV_VARS or assignment[0] in seen:
+            output.append(line)
+            continue
+        name, value = assignment
+        seen.add(name)
+        accounts = _parse_accounts(name, value, env_file)
+        target = add.account_id if add else remove
+        kept = [entry for entry in accounts if entry["account_id"] != target]
+        found = found or len(kept) != len(accounts)
+        if add:
+            kept.append({"account_id": add.account_id, "access_token": add.access_token})
+        output.append(_format(name, kept))
+    if add:
+        output.extend(
+            _format(name, [{"account_id": add.account_id, "access_token": add.access_token}])
+            for name in ENV_VARS
+            if name not in seen
+        )
+    elif not found:
+        return False
+    _write_atomically(env_file, "".join(f"{line}\n" for line in output))
+    return found
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    directory = path.resolve().parent
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+
+
+# --- the CLI ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Connect a Big Cartel shop through OAuth and store its token for Meltano "
+        f"({' and '.join(ENV_VARS)}), or revoke it.",
+    )
+    parser.add_argument(
+        "--client-id",
+        default=os.environ.get("BIGCARTEL_CLIENT_ID"),
+        help="the app's client id (default: env BIGCARTEL_CLIENT_ID)",
+    )
+    parser.add_argument(
+        "--client-secret",
+        default=os.environ.get("BIGCARTEL_CLIENT_SECRET"),
+        help="the app's client secret (default: env BIGCARTEL_CLIENT_SECRET, preferred: argv "
+        "is visible to other users)",
+    )
+    parser.add_argument(
+        "--redirect-uri",
+        help="default http://127.0.0.1:<free port>/callback, received here; a non-loopback "
+        "URI means pasting the URL the browser lands on",
+    )
+    parser.add_argument(
+        "--oauth-base-url",
+        default=DEFAULT_OAUTH_BASE_URL,
+        help=f"host of the authorize page (default {DEFAULT_OAUTH_BASE_URL})",
+    )
+    parser.add_argument(
+        "--api-url",
+        default=DEFAULT_API_URL,
+        help=f"host of the token and deauthorize endpoints (default {DEFAULT_API_URL})",
+    )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=Path(".env"),
+        help="env file Meltano reads, updated in place (default .env in the current directory)",
+    )
+    parser.add_argument("--no-browser", action="store_true", help="only print the URL")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds to wait for the browser's redirect (default 300)",
+    )
+    parser.add_argument("--request-timeout", type=float, default=30.0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--revoke", metavar="ACCOUNT_ID", help="deauthorize this shop and remove it"
+    )
+    return parser
+
+
+def connect(args: argparse.Namespace) -> Grant:
+    """The authorization-code flow, up to a stored token."""
+    state = secrets.token_urlsafe(32)
+    listener: CallbackListener | None = None
+    redirect_uri: str = args.redirect_uri or ""
+    try:
+        if not redirect_uri:
+            listener = CallbackListener("127.0.0.1", 0, "/callback")
+            redirect_uri = f"http://127.0.0.1:{listener.port}/callback"
+        elif is_loopback(redirect_uri):
+            parts = urlsplit(redirect_uri)
+            try:
+                listener = CallbackListener(
+                    parts.hostname or "127.0.0.1", parts.port or 80, parts.path
+                )
+            except OSError as error:
+                raise ConnectError(
+                    f"Cannot listen on {parts.netloc} for the redirect: {error.strerror}."
+                ) from None
+        url = build_authorize_url(args.oauth_base_url, args.client_id, redirect_uri, state)
+        print("Open this URL to let the shop owner approve the app:", flush=True)
+        print(url, flush=True)
+        if not args.no_browser:
+            webbrowser.open(url)
+        if listener is not None:
+            print(f"Waiting for Big Cartel to redirect to {redirect_uri} ...", flush=True)
+            callback = listener.wait(args.timeout)
+        else:
+            print("Paste the URL the browser was redirected to, then press Enter:", flush=True)
+            pasted = sys.stdin.readline()
+            if not pasted.strip():
+                raise ConnectError("No redirect URL was pasted.")
+            callback = parse_callback(pasted)
+    finally:
+        if listener is not None:
+            listener.close()
+    if callback.state != state:
+        raise ConnectError(
+            "The answer's state does not match this request: it may be forged or from an older "
+            "attempt. Nothing was stored; connect again."
+        )
+    if callback.error:
+        raise ConnectError(
+            AUTHORIZE_ERRORS.get(callback.error, f"Big Cartel answered error {callback.error!r}.")
+            + " Nothing was stored."
+        )
+    if not callback.code:
+        raise ConnectError("Big Cartel's answer carries no code. Nothing was stored.")
+    return exchange_code(
+        args.api_url,
+        args.client_id,
+        args.client_secret,
+        callback.code,
+        redirect_uri,
+        args.request_timeout,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.client_id:
+        parser.error("--client-id (or BIGCARTEL_CLIENT_ID) is required")
+    if not args.client_secret:
+        parser.error("--client-secret (or BIGCARTEL_CLIENT_SECRET) is required")
+    try:
+        if args.revoke:
+            revoke(
+                args.api_url, args.client_id, args.client_secret, args.revoke, args.request_timeout
+            )
+            removed = update_env_file(args.env_file, remove=args.revoke)
+            where = f"removed from {args.env_file}" if removed else f"not in {args.env_file}"
+            print(f"Revoked access to account {args.revoke}; {where}.")
+            return 0
+        grant = connect(args)
+        update_env_file(args.env_file, add=grant)
+        print(f"Connected account {grant.account_id}; stored in {args.env_file}.")
+        return 0
+    except ConnectError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; nothing was stored.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""tap-bigcartel-connect against the emulator, over real HTTP, as a subprocess.
+
+The test plays the browser: it reads the authorize URL the CLI prints, asks the emulator (which
+approves or denies per ``store.authorize_decision``) and follows its redirect to the CLI's local
+listener, or pastes the redirect URL on the CLI's stdin for a non-loopback redirect URI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import stat
+import subprocess
+import sys
+import threading
+import typing as t
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+import requests
+
+from bigcartel_sandbox import Sandbox, SandboxConfig
+from tap_bigcartel.connect import ENV_VARS, Grant, update_env_file
+
+WAIT = 30.0
+CLIENT_ID = "connect-test-client"
+CLIENT_SECRET = "connect-test-secret-do-not-print"
+
+
+@pytest.fixture
+def sandbox() -> t.Iterator[Sandbox]:
+    config = SandboxConfig(
+        shops=2,
+        orders_per_shop=1,
+        products_per_shop=1,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+    )
+    with Sandbox(config) as sb:
+        yield sb
+
+
+class Cli:
+    """The CLI in a subprocess, its output pumped by threads so every wait can be bounded."""
+
+    def __init__(self, args: list[str], cwd: Path, client_secret: str = CLIENT_SECRET) -> None:
+        env = {
+            **os.environ,
+            "BIGCARTEL_CLIENT_ID": CLIENT_ID,
+            "BIGCARTEL_CLIENT_SECRET": client_secret,
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tap_bigcartel.connect", *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.stdout_lines: queue.Queue[str | None] = queue.Queue()
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self._threads = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, True), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, False), daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _pump(self, stream: t.IO[str], is_stdout: bool) -> None:
+        for line in stream:
+            if is_stdout:
+                self.stdout_lines.put(line)
+            else:
+                self.stderr.append(line)
+        if is_stdout:
+            self.stdout_lines.put(None)
+
+    def authorize_url(self) -> str:
+        """The URL the CLI asks the shop owner to open."""
+        while True:
+            line = self.stdout_lines.get(timeout=WAIT)
+            if line is None:
+                self.finish()
+                pytest.fail(f"the CLI ended without an authorize URL: {self.output()}")
+            self.stdout.append(line)
+            if "/oauth/authorize?" in line:
+                return line.strip()
+
+    def paste(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.close()
+
+    def finish(self) -> int:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        code = self.proc.wait(timeout=WAIT)
+        for thread in self._threads:
+            thread.join(timeout=WAIT)
+        while not self.stdout_lines.empty():
+            line = self.stdout_lines.get_nowait()
+            if line is not None:
+                self.stdout.append(line)
+        return code
+
+    def output(self) -> str:
+        return "".join(self.stdout) + "".join(self.stderr)
+
+
+def cli_args(sandbox: Sandbox, env_file: Path, *extra: str) -> list[str]:
+    return [
+        "--no-browser",
+        "--oauth-base-url",
+        sandbox.url,
+        "--api-url",
+        sandbox.url,
+        "--env-file",
+        str(env_file),
+        "--timeout",
+        str(WAIT),
+        *extra,
+    ]
+
+
+def stored(env_file: Path) -> dict[str, list[dict[str, str]]]:
+    values = {}
+    for line in env_file.read_text().splitlines():
+        name, _, value = line.partition("=")
+        if name in ENV_VARS:
+            assert value.startswith("'") and value.endswith("'")
+            values[name] = json.loads(value[1:-1])
+    return values
+
+
+def accounts_status(sandbox: Sandbox, token: str) -> requests.Response:
+    return requests.get(
+        f"{sandbox.url}/v1/accounts",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.api+json",
+            "User-Agent": "tap-bigcartel tests (+https://example.com)",
+        },
+        timeout=WAIT,
+    )
+
+
+def connect(sandbox: Sandbox, env_file: Path) -> Cli:
+    """A full, approved connect; the browser follows the redirect to the CLI's listener."""
+    cli = Cli(cli_args(sandbox, env_file), env_file.parent)
+    browser = requests.get(cli.authorize_url(), timeout=WAIT)
+    assert browser.status_code == 200, browser.text
+    assert cli.finish() == 0, cli.output()
+    return cli
+
+
+def assert_no_secrets(cli: Cli, *tokens: str) -> None:
+    output = cli.output()
+    for secret in (CLIENT_SECRET, *tokens):
+        assert secret not in output
+
+
+def test_connect_stores_a_working_token(sandbox: Sandbox, tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    cli = connect(sandbox, env_file)
+
+    shop = sandbox.shops[0]
+    values = stored(env_file)
+    assert set(values) == set(ENV_VARS)
+    assert values[ENV_VARS[0]] == values[ENV_VARS[1]]
+    [entry] = values[ENV_VARS[0]]
+    assert entry["account_id"] == str(shop.account_id)
+    response = accounts_status(sandbox, entry["access_token"])
+    assert response.status_code == 200
+    assert [account["id"] for account in response.json()["data"]] == [str(shop.account_id)]
+
+    assert str(shop.account_id) in "".join(cli.stdout)
+    assert_no_secrets(cli, entry["access_token"])
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert [path.name for path in tmp_path.iterdir()] == [".env"]  # no temp file left
+
+
+def test_default_env_file_is_in_the_cwd(sandbox: Sandbox, tmp_path: Path) -> None:
+    args = cli_args(sandbox, tmp_path / "unused")
+    del args[args.index("--env-file") : args.index("--env-file") + 2]
+    cli = Cli(args, tmp_path)
+    requests.get(cli.authorize_url(), timeout=WAIT)
+    assert cli.finish() == 0, cli.output()
+    assert set(stored(tmp_path / ".env")) == set(ENV_VARS)
+
+
+def test_a_second_shop_is_added_and_other_lines_kept(sandbox: Sandbox, tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("# my settings\nTARGET_FULFILLMENT_BACKEND=file\n\nFOO='bar baz'\n")
+    first, second = sandbox.shops
+    connect(sandbox, env_file)
+    sandbox.store.authorize_account_id = second.account_id
+    cli = connect(sandbox, env_file)
+    # Reconnecting the first shop replaces its entry instead of adding a second one.
+    sandbox.store.authorize_account_id = first.account_id
+    connect(sandbox, env_file)
+
+    lines = env_file.read_text().splitlines()
+    assert lines[:4] == ["# my settings", "TARGET_FULFILLMENT_BACKEND=file", "", "FOO='bar baz'"]
+    values = stored(env_file)
+    for name in ENV_VARS:
+        assert sorted(entry["account_id"] for entry in values[name]) == sorted(
+            [str(first.account_id), str(second.account_id)]
+        )
+        for entry in values[name]:
+            assert accounts_status(sandbox, entry["access_token"]).status_code == 200
+            assert_no_secrets(cli, entry["access_token"])
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+
+
+def test_denied_stores_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.store.authorize_decision = "deny"
+    env_file = tmp_path / ".env"
+    cli = Cli(cli_args(sandbox, env_file), tmp_path)
+    requests.get(cli.authorize_url(), timeout=WAIT)
+    assert cli.finish() != 0
+    assert "denied access" in "".join(cli.stderr)
+    assert "access_denied" not in "".join(cli.stderr)
+    assert not env_file.exists()
+    assert_no_secrets(cli)
+
+
+def test_unknown_client_id_is_explained(sandbox: Sandbox, tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    cli = Cli([*cli_args(sandbox, env_file), "--client-id", "nobody"], tmp_path)
+    requests.get(cli.authorize_url(), timeout=WAIT)
+    assert cli.finish() != 0
+    assert "does not know this client id" in "".join(cli.stderr)
+    assert not env_file.exists()
+
+
+def test_mismatched_state_is_refused(sandbox: Sandbox, tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    cli = Cli(cli_args(sandbox, env_file), tmp_path)
+    parts = urlsplit(cli.authorize_url())
+    query = {**dict(parse_qsl(parts.query)), "state": "forged-by-a-third-party"}
+    requests.get(urlunsplit(parts._replace(query=urlencode(query))), timeout=WAIT)
+    assert cli.finish() != 0
+    assert "state does not match" in "".join(cli.stderr)
+    assert not env_file.exists()
+
+
+def test_pasted_redirect_for_a_non_loopback_uri(sandbox: Sandbox, tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    redirect_uri = "https://connect.example.com/bigcartel/callback"
+    cli = Cli(cli_args(sandbox, env_file, "--redirect-uri", redirect_uri), tmp_path)
+    url = cli.authorize_url()
+    assert dict(parse_qsl(urlsplit(url).query))["redirect_uri"] == redirect_uri
+    answer = requests.get(url, allow_redirects=False, timeout=WAIT)
+    assert answer.status_code == 302
+    location = answer.headers["Location"]
+    assert location.startswith(redirect_uri)
+    cli.paste(location)
+    assert cli.finish() == 0, cli.output()
+    [entry] = stored(env_file)[ENV_VARS[0]]
+    assert entry["account_id"] == str(sandbox.shops[0].account_id)
+    assert accounts_status(sandbox, entry["access_token"]).status_code == 200
+    assert_no_secrets(cli, entry["access_token"])
+
+
+def test_no_redirect_within_the_timeout(sandbox: Sandbox, tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    args = [*cli_args(sandbox, env_file), "--timeout", "0.2"]
+    cli = Cli(args, tmp_path)
+    cli.authorize_url()
+    assert cli.finish() != 0
+    assert "No answer from Big Cartel" in "".join(cli.stderr)
+    assert not env_file.exists()
+
+
+def test_revoke_removes_the_shop(sandbox: Sandbox, tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    first, second = sandbox.shops
+    connect(sandbox, env_file)
+    sandbox.store.authorize_account_id = second.account_id
+    connect(sandbox, env_file)
+    tokens = {entry["account_id"]: entry["access_token"] for entry in stored(env_file)[ENV_VARS[0]]}
+
+    sandbox.clear_requests()
+    cli = Cli(cli_args(sandbox, env_file, "--revoke", str(first.account_id)), tmp_path)
+    assert cli.finish() == 0, cli.output()
+    revokes = [
+        (entry["method"], entry["path"], entry["status"])
+        for entry in sandbox.requests
+        if "deauthorize" in entry["path"]
+    ]
+    assert revokes == [("POST", f"/oauth/deauthorize/{first.account_id}", 204)]
+
+    assert accounts_status(sandbox, tokens[str(first.account_id)]).status_code == 401
+    assert accounts_status(sandbox, tokens[str(second.account_id)]).status_code == 200
+    values = stored(env_file)
+    for name in ENV_VARS:
+        assert [entry["account_id"] for entry in values[name]] == [str(second.account_id)]
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert_no_secrets(cli, *tokens.values())
+
+
+def test_revoke_errors_are_plain(sandbox: Sandbox, tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    unknown = Cli(cli_args(sandbox, env_file, "--revoke", "999999999"), tmp_path)
+    assert unknown.finish() != 0
+    assert "no account 999999999" in "".join(unknown.stderr)
+
+    account_id = str(sandbox.shops[0].account_id)
+    wrong = Cli(
+        cli_args(sandbox, env_file, "--revoke", account_id), tmp_path, client_secret="wrong"
+    )
+    assert wrong.finish() != 0
+    assert "refused the app's credentials" in "".join(wrong.stderr)
+    assert not env_file.exists()
+    assert_no_secrets(unknown)
+
+
+def test_update_env_file_reads_double_quoted_values(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        'export TAP_BIGCARTEL_ACCOUNTS="[{\\"account_id\\": 1, \\"access_token\\": \\"a\\"}]"\n'
+    )
+    update_env_file(env_file, add=Grant(account_id="2", access_token="b"))
+    values = stored(env_file)
+    assert values["TAP_BIGCARTEL_ACCOUNTS"] == [
+        {"account_id": "1", "access_token": "a"},
+        {"account_id": "2", "access_token": "b"},
+    ]
+    assert values["TARGET_FULFILLMENT_ACCOUNTS"] == [{"account_id": "2", "access_token": "b"}]
