@@ -1,0 +1,166 @@
+"""``bigcartel-webhooks``: serve the receiver, and look at or settle what it stored.
+
+The client secret comes from ``--client-secret`` or ``BIGCARTEL_CLIENT_SECRET`` (prefer the
+environment: command lines show up in process lists) and is never printed or logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+from werkzeug.serving import make_server
+
+from bigcartel_webhooks.app import DEFAULT_MAX_BODY_BYTES, TOPIC_SWITCHES, create_app
+from bigcartel_webhooks.store import DEFAULT_DB_URL, STATUSES, WebhookStore
+
+SECRET_ENV = "BIGCARTEL_CLIENT_SECRET"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bigcartel-webhooks", description=__doc__)
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("BIGCARTEL_WEBHOOKS_DB_URL", DEFAULT_DB_URL),
+        help=f"webhook_db_url, a SQLAlchemy URL (default {DEFAULT_DB_URL})",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="receive webhooks (werkzeug threaded server)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8770)
+    serve.add_argument("--client-secret", help=f"default: ${SECRET_ENV}")
+    serve.add_argument(
+        "--topics",
+        default=",".join(TOPIC_SWITCHES.values()),
+        help="switched-on topics, comma separated, of: orders, products, account "
+        "(others are stored as ignored)",
+    )
+    serve.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+    serve.set_defaults(handler=_serve)
+
+    listing = commands.add_parser("list", help="stored events, oldest first")
+    listing.add_argument("--topic", help="a type (order.updated) or a family ending in '.'")
+    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--account")
+    listing.add_argument("--since", type=_timestamp, help="ISO 8601, inclusive")
+    listing.add_argument("--until", type=_timestamp, help="ISO 8601, exclusive")
+    listing.add_argument("--limit", type=int)
+    listing.set_defaults(handler=_list)
+
+    show = commands.add_parser("show", help="one event's payload")
+    show.add_argument("id", type=int)
+    show.set_defaults(handler=_show)
+
+    failed = commands.add_parser("mark-failed", help="record that handling an event failed")
+    failed.add_argument("id", type=int)
+    failed.add_argument("--error", required=True)
+    failed.set_defaults(handler=_mark_failed)
+
+    processed = commands.add_parser("mark-processed", help="record that an event was handled")
+    processed.add_argument("id", type=int)
+    processed.set_defaults(handler=_mark_processed)
+    return parser
+
+
+def _timestamp(text: str) -> datetime:
+    """ISO 8601; a time without a zone is taken as UTC, so filters never depend on the host."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    secret = args.client_secret or os.environ.get(SECRET_ENV)
+    if not secret:
+        print(f"a client secret is required: --client-secret or ${SECRET_ENV}", file=sys.stderr)
+        return 2
+    topics = [topic.strip() for topic in args.topics.split(",") if topic.strip()]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    store = WebhookStore(args.db)
+    app = create_app(store, secret, topics, args.max_body_bytes)
+    server = make_server(args.host, args.port, app, threaded=True)
+    print(
+        f"receiving Big Cartel webhooks on http://{args.host}:{server.server_port}"
+        f"/webhooks/bigcartel (topics: {', '.join(topics) or 'none'})",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        store.close()
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    store = WebhookStore(args.db)
+    try:
+        events = store.list_events(
+            topic=args.topic,
+            status=args.status,
+            account_id=args.account,
+            since=args.since,
+            until=args.until,
+            limit=args.limit,
+        )
+    finally:
+        store.close()
+    rows = [
+        (str(e.id), e.topic, e.account_id or "", e.status, e.received_at.isoformat())
+        for e in events
+    ]
+    header = ("id", "topic", "account", "status", "received")
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    store = WebhookStore(args.db)
+    try:
+        event = store.get(args.id)
+    finally:
+        store.close()
+    if event is None:
+        print(f"no webhook event {args.id}", file=sys.stderr)
+        return 1
+    print(json.dumps(json.loads(event.payload), indent=2, sort_keys=True))
+    return 0
+
+
+def _mark_failed(args: argparse.Namespace) -> int:
+    return _settle(args, lambda store: store.mark_failed(args.id, args.error))
+
+
+def _mark_processed(args: argparse.Namespace) -> int:
+    return _settle(args, lambda store: store.mark_processed(args.id))
+
+
+def _settle(args: argparse.Namespace, change: Callable[[WebhookStore], bool]) -> int:
+    store = WebhookStore(args.db)
+    try:
+        found = change(store)
+    finally:
+        store.close()
+    if not found:
+        print(f"no webhook event {args.id}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""The ``webhook_events`` table: every accepted delivery, stored once, on SQLite or PostgreSQL.
+
+Big Cartel sends no delivery id, and a retried delivery repeats the same body, so the key that
+makes a retry a no-op is the SHA-256 of the raw body (``delivery_key``, unique). Inserts use the
+dialect's ``INSERT ... ON CONFLICT DO NOTHING`` so concurrent retries cannot race into two rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+import threading
+import time
+import typing as t
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+DEFAULT_DB_URL = "sqlite:///webhooks/webhooks.db"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+STATUSES = ("received", "processed", "failed", "ignored")
+_READ_ONLY = "bigcartel_webhooks_read_only"
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A tz-aware UTC timestamp on every backend; SQLite alone would hand back naive values."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+metadata = sa.MetaData()
+
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("delivery_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("account_id", sa.String(64), nullable=True, index=True),
+    sa.Column("topic", sa.String(100), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("processed_at", UTCDateTime, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.CheckConstraint(
+        "status IN ('received', 'processed', 'failed', 'ignored')", name="webhook_events_status"
+    ),
+)
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One stored delivery, as read back."""
+
+    id: int
+    delivery_key: str
+    account_id: str | None
+    topic: str
+    status: str
+    payload: str
+    received_at: datetime
+    processed_at: datetime | None
+    error: str | None
+
+
+def delivery_key(body: bytes) -> str:
+    """The identity of a delivery: a retry of it has the same raw body, hence the same key."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class WebhookStore:
+    """The event log; safe to share between the threads of a threaded server."""
+
+    def __init__(self, url: str = DEFAULT_DB_URL, *, create: bool = True) -> None:
+        parsed = sa.make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
+        if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if self.dialect == "sqlite":
+            self.engine = sa.create_engine(url, pool_size=16, max_overflow=16, pool_timeout=60)
+            _configure_sqlite(self.engine)
+            self._insert = sqlite.insert
+            # SQLite has one writer at a time; queueing this process's writers on a lock spares
+            # them SQLite's busy handler, which sleeps in steps of up to 100 ms (the p99).
+            self._write_lock: t.ContextManager[t.Any] = threading.Lock()
+        else:
+            self.engine = sa.create_engine(
+                url, pool_size=16, max_overflow=16, pool_timeout=60, pool_pre_ping=True
+            )
+            self._insert = postgresql.insert
+            self._write_lock = contextlib.nullcontext()
+        if create:
+            metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def record(
+        self,
+        body: bytes,
+        *,
+        account_id: str | None,
+        topic: str,
+        status: str,
+        payload: str,
+        received_at: datetime | None = None,
+    ) -> tuple[WebhookEvent, bool]:
+        """Store a delivery unless its body was stored before; committed when this returns.
+
+        Returns the stored row and whether this call inserted it (False for a retry).
+        """
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        key = delivery_key(body)
+        stmt = (
+            self._insert(webhook_events)
+            .values(
+                delivery_key=key,
+                account_id=account_id,
+                topic=topic,
+                status=status,
+                payload=payload,
+                received_at=received_at or utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["delivery_key"])
+        )
+        with self._write_lock, self.engine.begin() as conn:
+            inserted = conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount == 1
+            row = conn.execute(
+                sa.select(webhook_events).where(webhook_events.c.delivery_key == key)
+            ).one()
+        return WebhookEvent(**row._asdict()), inserted
+
+    def get(self, event_id: int) -> WebhookEvent | None:
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(webhook_events).where(webhook_events.c.id == event_id)
+            ).one_or_none()
+        return None if row is None else WebhookEvent(**row._asdict())
+
+    def list_events(
+        self,
+        *,
+        topic: str | None = None,
+        status: str | None = None,
+        account_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[WebhookEvent]:
+        """Events oldest first; ``since`` is inclusive and ``until`` exclusive, on received_at.
+
+        ``topic`` matches a whole type (``order.updated``) or, ending in ``.``, a family
+        (``order.``).
+        """
+        query = sa.select(webhook_events).order_by(webhook_events.c.id)
+        if topic is not None:
+            if topic.endswith("."):
+                query = query.where(webhook_events.c.topic.startswith(topic, autoescape=True))
+            else:
+                query = query.where(webhook_events.c.topic == topic)
+        if status is not None:
+            query = query.where(webhook_events.c.status == status)
+        if account_id is not None:
+            query = query.where(webhook_events.c.account_id == account_id)
+        if since is not None:
+            query = query.where(webhook_events.c.received_at >= since)
+        if until is not None:
+            query = query.where(webhook_events.c.received_at < until)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [WebhookEvent(**row._asdict()) for row in conn.execute(query)]
+
+    def count(self) -> int:
+        with self._read() as conn:
+            query = sa.select(sa.func.count()).select_from(webhook_events)
+            return int(conn.execute(query).scalar_one())
+
+    def mark_processed(self, event_id: int) -> bool:
+        """Record that a consumer handled the event; False if there is no such event."""
+        return self._update(event_id, status="processed", processed_at=utcnow(), error=None)
+
+    def mark_failed(self, event_id: int, error: str) -> bool:
+        """Record that handling the event failed, and why; False if there is no such event."""
+        return self._update(event_id, status="failed", processed_at=utcnow(), error=error)
+
+    def _update(self, event_id: int, **values: t.Any) -> bool:
+        stmt = sa.update(webhook_events).where(webhook_events.c.id == event_id).values(**values)
+        with self._write_lock, self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def _read(self) -> sa.Connection:
+        return self.engine.connect().execution_options(**{_READ_ONLY: True})
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    """WAL so readers never block the receiver; writers queue on the busy timeout.
+
+    Writes begin IMMEDIATE so two writers never both hold a read lock and then deadlock on the
+    upgrade; ``synchronous = FULL`` makes a commit durable before the 2xx goes out.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def connect(dbapi_connection: sqlite3.Connection, _record: t.Any) -> None:
+        dbapi_connection.isolation_level = None  # the "begin" hook below emits BEGIN
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        _use_wal(dbapi_connection)
+        dbapi_connection.execute("PRAGMA synchronous = FULL")
+
+    @sa.event.listens_for(engine, "begin")
+    def begin(conn: sa.Connection) -> None:
+        read = conn.get_execution_options().get(_READ_ONLY)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+
+def _use_wal(dbapi_connection: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting for other connections: the switch fails at once, not after the
+    busy timeout, when another connection holds the file."""
+    # WAL persists in the file; asking first spares every later connection the wait for a gap
+    # between writers, which under a burst cost new connections hundreds of milliseconds.
+    if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)

@@ -1,0 +1,108 @@
+"""The ``bigcartel-webhooks`` command: list, show, mark-failed, and serve's secret handling."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from webhooks_helpers import envelope
+
+import bigcartel_webhooks
+from bigcartel_webhooks.__main__ import main
+from bigcartel_webhooks.app import signature
+from bigcartel_webhooks.store import WebhookStore
+
+# The subprocess imports the package from this checkout even before it is installed.
+_REPO = str(Path(bigcartel_webhooks.__file__).resolve().parents[1])
+
+
+def test_list_show_and_mark_failed(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    store = WebhookStore(db_url)
+    order, _ = store.record(
+        envelope(id="1"),
+        account_id="10",
+        topic="order.updated",
+        status="received",
+        payload=json.dumps({"id": "1"}),
+    )
+    store.record(
+        envelope(id="2"),
+        account_id="20",
+        topic="product.deleted",
+        status="ignored",
+        payload=json.dumps({"id": "2"}),
+    )
+    store.close()
+
+    assert main(["--db", db_url, "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["id", "topic", "account", "status", "received"]
+    assert [line.split()[1:4] for line in lines[1:]] == [
+        ["order.updated", "10", "received"],
+        ["product.deleted", "20", "ignored"],
+    ]
+
+    assert main(["--db", db_url, "list", "--status", "ignored", "--account", "20"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+    assert main(["--db", db_url, "show", str(order.id)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"id": "1"}
+
+    assert main(["--db", db_url, "mark-failed", str(order.id), "--error", "no stock"]) == 0
+    assert main(["--db", db_url, "list", "--status", "failed"]) == 0
+    assert "order.updated" in capsys.readouterr().out
+
+    assert main(["--db", db_url, "show", "999999"]) == 1
+    assert main(["--db", db_url, "mark-failed", "999999", "--error", "x"]) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_serve_takes_the_secret_from_the_environment_and_never_prints_it(tmp_path: Path) -> None:
+    secret = "very-secret-value-123"
+    port = _free_port()
+    db = f"sqlite:///{tmp_path / 'served.db'}"
+    env = {**os.environ, "BIGCARTEL_CLIENT_SECRET": secret, "PYTHONPATH": _REPO}
+    command = [sys.executable, "-m", "bigcartel_webhooks", "--db", db, "serve", "--port", str(port)]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/webhooks/bigcartel"
+        body = envelope("product.updated", 77, id="5")
+        headers = {"X-Webhook-Signature": signature(secret, body)}
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = requests.post(url, data=body, headers=headers, timeout=5)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        assert response.status_code == 200
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    assert secret not in output
+    store = WebhookStore(db)
+    assert [(e.topic, e.account_id) for e in store.list_events()] == [("product.updated", "77")]
+    store.close()
+
+
+def test_serve_refuses_to_start_without_a_secret(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("BIGCARTEL_CLIENT_SECRET", raising=False)
+    assert main(["--db", f"sqlite:///{tmp_path / 'x.db'}", "serve"]) == 2

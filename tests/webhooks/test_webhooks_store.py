@@ -1,0 +1,68 @@
+"""The event store on its own: idempotent insert, filters, settling events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from webhooks_helpers import envelope
+
+from bigcartel_webhooks.store import WebhookStore
+
+
+def _record(store: WebhookStore, body: bytes, topic: str, account: str, when: datetime) -> int:
+    event, _ = store.record(
+        body, account_id=account, topic=topic, status="received", payload="{}", received_at=when
+    )
+    return event.id
+
+
+def test_insert_is_idempotent_on_the_body(store: WebhookStore) -> None:
+    body = envelope()
+    first, inserted = store.record(
+        body, account_id="1", topic="order.updated", status="received", payload="{}"
+    )
+    again, inserted_again = store.record(
+        body, account_id="1", topic="order.updated", status="ignored", payload="{}"
+    )
+    assert (inserted, inserted_again) == (True, False)
+    assert again == first
+    assert store.count() == 1
+
+
+def test_filters_and_settling(store: WebhookStore) -> None:
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    a = _record(store, envelope(id="1"), "order.created", "10", start)
+    b = _record(store, envelope(id="2"), "order.updated", "20", start + timedelta(hours=1))
+    c = _record(store, envelope(id="3"), "product.updated", "10", start + timedelta(hours=2))
+
+    def ids(**filters: object) -> list[int]:
+        return [e.id for e in store.list_events(**filters)]  # type: ignore[arg-type]
+
+    assert ids() == [a, b, c]
+    assert ids(topic="order.updated") == [b]
+    assert ids(topic="order.") == [a, b]
+    assert ids(account_id="10") == [a, c]
+    assert ids(since=start + timedelta(hours=1)) == [b, c]
+    assert ids(until=start + timedelta(hours=1)) == [a]
+    # A bound in another zone means the same instant.
+    eastern = timezone(timedelta(hours=-5))
+    assert ids(since=(start + timedelta(hours=1)).astimezone(eastern)) == [b, c]
+
+    assert store.mark_processed(a)
+    assert store.mark_failed(b, "warehouse said no")
+    assert not store.mark_failed(999_999, "nothing")
+    assert ids(status="processed") == [a]
+    failed = store.get(b)
+    assert failed is not None
+    assert (failed.status, failed.error) == ("failed", "warehouse said no")
+    assert failed.processed_at is not None and failed.processed_at.tzinfo is not None
+    assert failed.received_at == start + timedelta(hours=1)
+    assert store.get(999_999) is None
+
+
+def test_naive_timestamps_and_unknown_statuses_are_refused(store: WebhookStore) -> None:
+    with pytest.raises(ValueError):
+        store.record(envelope(), account_id=None, topic="x", status="done", payload="{}")
+    with pytest.raises(Exception, match="timezone-aware"):
+        _record(store, envelope(), "order.updated", "1", datetime(2026, 1, 1))
