@@ -1,4 +1,4 @@
-"""Database fixtures: a SQLite file per test, and a fresh schema on the PostgreSQL server.
+"""Shared database fixtures: a SQLite file per test, and a fresh schema on the PostgreSQL server.
 
 PostgreSQL tests fail, never skip, when the server is unreachable: a CI without PostgreSQL must
 go red rather than pass without having tested the multi-machine ledger.
@@ -22,7 +22,7 @@ POSTGRES_URL = os.environ.get(
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return f"sqlite:///{tmp_path / 'test.db'}"
 
 
 @pytest.fixture
