@@ -3,6 +3,8 @@
 Big Cartel retries any non-2xx answer for 7 days, so the receiver answers 2xx only once the
 delivery is committed, and answers 2xx to a retry of a delivery it already holds. It never
 processes events here: a consumer reads ``webhook_events`` and marks them processed or failed.
+The one exception is bookkeeping inside the store's transaction: ``account.deauthorized`` marks
+the shop disconnected, which the tap and the target read (see store.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
-"""The ``webhook_events`` table: every accepted delivery, stored once, on SQLite or PostgreSQL.
+"""The ``webhook_events`` table: every accepted delivery, stored once, on SQLite or PostgreSQL;
+and ``webhook_shop_connections``: which shops deauthorized the app.
 
 Big Cartel sends no delivery id, and a retried delivery repeats the same body, so the key that
 makes a retry a no-op is the SHA-256 of the raw body (``delivery_key``, unique). Inserts use the
 dialect's ``INSERT ... ON CONFLICT DO NOTHING`` so concurrent retries cannot race into two rows.
+
+That same rule makes a second ``account.deauthorized`` of a shop (after it reconnected) look like
+a retry of the first, so the shop's connection is a row of its own, set on every such delivery,
+retries included, and set back by ``mark_connected`` when the shop connects again.
 """
 
 from __future__ import annotations
@@ -68,6 +73,27 @@ webhook_events = sa.Table(
 )
 
 
+shop_connections = sa.Table(
+    "webhook_shop_connections",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("connected", sa.Boolean, nullable=False),
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+DEAUTHORIZED = "account.deauthorized"
+
+
+@dataclass(frozen=True)
+class Disconnection:
+    """A shop that deauthorized the app, and when we heard of it."""
+
+    account_id: str
+    changed_at: datetime
+    reason: str
+
+
 @dataclass(frozen=True)
 class WebhookEvent:
     """One stored delivery, as read back."""
@@ -81,6 +107,36 @@ class WebhookEvent:
     received_at: datetime
     processed_at: datetime | None
     error: str | None
+
+
+class StoreUnavailableError(RuntimeError):
+    """A consumer cannot use the store; the message names the setting, never the URL."""
+
+
+@contextlib.contextmanager
+def consumer_errors(url: str, setting: str = "webhook_db_url") -> t.Iterator[None]:
+    """Turn database errors of a consumer (the tap, the target) into one clear error.
+
+    The URL may hold a password, so the message names the setting and the cause only, and any
+    password the driver echoed is scrubbed.
+    """
+    try:
+        yield
+    except (sa.exc.SQLAlchemyError, ValueError) as error:
+        text = (str(error).splitlines() or [type(error).__name__])[0]
+        password = url_password(url)
+        if password:
+            text = text.replace(password, "[redacted]")
+        raise StoreUnavailableError(f"{setting}: cannot use the webhook store: {text}") from None
+
+
+def url_password(url: str) -> str | None:
+    """The password in a database URL, for scrubbing; None for none or an unreadable URL."""
+    try:
+        password = sa.make_url(url).password
+    except sa.exc.ArgumentError:
+        return None
+    return None if password is None else str(password)
 
 
 def delivery_key(body: bytes) -> str:
@@ -133,7 +189,8 @@ class WebhookStore:
     ) -> tuple[WebhookEvent, bool]:
         """Store a delivery unless its body was stored before; committed when this returns.
 
-        Returns the stored row and whether this call inserted it (False for a retry).
+        A received ``account.deauthorized`` also marks its shop disconnected, in the same
+        transaction. Returns the stored row and whether this call inserted it (False for a retry).
         """
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
@@ -155,7 +212,33 @@ class WebhookStore:
             row = conn.execute(
                 sa.select(webhook_events).where(webhook_events.c.delivery_key == key)
             ).one()
+            if topic == DEAUTHORIZED and status == "received" and account_id:
+                self._set_connection(conn, account_id, False, f"{DEAUTHORIZED} event {row.id}")
         return WebhookEvent(**row._asdict()), inserted
+
+    def mark_connected(self, account_id: str, reason: str) -> None:
+        """The shop authorized the app again (a new token): its deauthorization no longer holds."""
+        with self._write_lock, self.engine.begin() as conn:
+            self._set_connection(conn, account_id, True, reason)
+
+    def disconnected(self) -> dict[str, Disconnection]:
+        """Shops whose latest word is a deauthorization, by account id."""
+        query = sa.select(shop_connections).where(shop_connections.c.connected.is_(False))
+        with self._read() as conn:
+            return {
+                row.account_id: Disconnection(row.account_id, row.changed_at, row.reason)
+                for row in conn.execute(query)
+            }
+
+    def _set_connection(
+        self, conn: sa.Connection, account_id: str, connected: bool, reason: str
+    ) -> None:
+        values = {"connected": connected, "changed_at": utcnow(), "reason": reason}
+        conn.execute(
+            self._insert(shop_connections)
+            .values(account_id=account_id, **values)
+            .on_conflict_do_update(index_elements=["account_id"], set_=values)
+        )
 
     def get(self, event_id: int) -> WebhookEvent | None:
         with self._read() as conn:

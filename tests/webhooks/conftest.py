@@ -4,12 +4,11 @@ and the receiver served over HTTP."""
 from __future__ import annotations
 
 import logging
-import threading
 import typing as t
 
 import pytest
+from webhook_events import ServedApp
 from webhooks_helpers import ALL_TOPICS, SECRET, Receiver
-from werkzeug.serving import make_server
 
 from bigcartel_webhooks.app import create_app
 from bigcartel_webhooks.store import WebhookStore
@@ -22,33 +21,15 @@ def store(db_url: str) -> t.Iterator[WebhookStore]:
     webhook_store.close()
 
 
-class _Served:
-    def __init__(self, app: t.Any) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join()
-        self.server.server_close()
-
-
 @pytest.fixture
 def serve(store: WebhookStore) -> t.Iterator[t.Callable[..., Receiver]]:
     """Start a receiver over ``store``; keyword arguments go to ``create_app``."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    served: list[_Served] = []
+    served: list[ServedApp] = []
 
     def start(**options: t.Any) -> Receiver:
         options.setdefault("enabled_topics", ALL_TOPICS)
-        server = _Served(create_app(store, SECRET, **options))
+        server = ServedApp(create_app(store, SECRET, **options))
         served.append(server)
         return Receiver(f"{server.base}/webhooks/bigcartel", store)
 

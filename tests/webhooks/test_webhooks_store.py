@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from webhooks_helpers import envelope
 
-from bigcartel_webhooks.store import WebhookStore
+from bigcartel_webhooks.store import StoreUnavailableError, WebhookStore, consumer_errors
 
 
 def _record(store: WebhookStore, body: bytes, topic: str, account: str, when: datetime) -> int:
@@ -66,3 +66,31 @@ def test_naive_timestamps_and_unknown_statuses_are_refused(store: WebhookStore) 
         store.record(envelope(), account_id=None, topic="x", status="done", payload="{}")
     with pytest.raises(Exception, match="timezone-aware"):
         _record(store, envelope(), "order.updated", "1", datetime(2026, 1, 1))
+
+
+def test_deauthorization_marks_the_shop_until_it_reconnects(store: WebhookStore) -> None:
+    body = envelope("account.deauthorized", 10, id=10)
+    store.record(body, account_id="10", topic="account.deauthorized", status="received", payload="")
+    assert set(store.disconnected()) == {"10"}
+    assert store.disconnected()["10"].reason == "account.deauthorized event 1"
+
+    store.mark_connected("10", "tap-bigcartel-connect")
+    assert store.disconnected() == {}
+    # Deauthorized again: the same body, which the event log keeps once, still counts.
+    store.record(body, account_id="10", topic="account.deauthorized", status="received", payload="")
+    assert set(store.disconnected()) == {"10"}
+    assert store.count() == 1
+
+
+def test_a_switched_off_deauthorization_changes_nothing(store: WebhookStore) -> None:
+    body = envelope("account.deauthorized", 10, id=10)
+    store.record(body, account_id="10", topic="account.deauthorized", status="ignored", payload="")
+    assert store.disconnected() == {}
+
+
+def test_consumer_errors_name_the_setting_and_hide_the_password() -> None:
+    url = "postgresql+psycopg://fulfil:s3cret-pw@127.0.0.1:1/webhooks"
+    with pytest.raises(StoreUnavailableError) as raised, consumer_errors(url):
+        WebhookStore(url).disconnected()
+    assert str(raised.value).startswith("webhook_db_url: cannot use the webhook store:")
+    assert "s3cret-pw" not in str(raised.value)
