@@ -6,6 +6,7 @@ import decimal
 import json
 import typing as t
 from collections.abc import Iterable
+from datetime import datetime
 from functools import cached_property
 from urllib.parse import urlparse
 
@@ -30,6 +31,10 @@ if t.TYPE_CHECKING:
     from tap_bigcartel.tap import TapBigCartel
 
 Pager = OffsetPager | AscendingSeekPager | DescendingPager
+#: Singer's soft-delete column, set on delete records only.
+DELETED_AT = "_sdc_deleted_at"
+#: Partition state key of the deletes bookmark: an ISO time on the webhook store's clock.
+DELETES_BOOKMARK = "deletes_received_before"
 
 
 class BigCartelStream(RESTStream[dict]):
@@ -42,6 +47,9 @@ class BigCartelStream(RESTStream[dict]):
 
     #: False for the one stream (countries) that is not scoped to a shop.
     account_scoped: t.ClassVar[bool] = True
+    #: The webhook type that reports deletes, which the API never lists; read from the webhook
+    #: store (``webhook_db_url``) after the API's records.
+    deletes_topic: t.ClassVar[str | None] = None
     #: "offset", "seek" or "newest_first"; see :mod:`tap_bigcartel.paging`.
     paging: t.ClassVar[str] = "offset"
     primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
@@ -108,9 +116,14 @@ class BigCartelStream(RESTStream[dict]):
         """Paging is driven by :meth:`request_records`, which sees the records of each page."""
         return None
 
+    def get_records(self, context: Context | None) -> Iterable[dict]:
+        yield from self.request_records(context)
+        if self.deletes_topic and self._tap.webhooks is not None:
+            yield from self._delete_records(context)
+
     def request_records(self, context: Context | None) -> Iterable[dict]:
-        shop = self._shop(context)
-        if shop.account_id in self._tap.failed_shops:
+        shop = self._active_shop(context)
+        if shop is None:
             return
         pager = self.new_pager(context)
         send = self.request_decorator(self._request)
@@ -139,6 +152,54 @@ class BigCartelStream(RESTStream[dict]):
             if not self.account_scoped:
                 raise
             self._give_up_on_shop(shop, context, f"{self.name}: retries exhausted: {error}")
+
+    def _delete_records(self, context: Context | None) -> Iterable[dict]:
+        """One delete record per delete the receiver heard of since this shop's own deletes
+        bookmark, which moves only once they are all emitted.
+
+        The bookmark is the store's ``received_at``, our clock, so it is kept apart from the
+        ``updated_at`` bookmark, which is Big Cartel's.
+        """
+        assert self.deletes_topic is not None and self._tap.webhooks is not None
+        shop = self._active_shop(context)
+        if shop is None:
+            return
+        state = self.get_context_state(context)
+        stored = state.get(DELETES_BOOKMARK)
+        since = parse_timestamp(stored, DELETES_BOOKMARK) if stored else self._start_date()
+        cutoff = self._tap.webhooks.cutoff
+        if since is not None and since >= cutoff:
+            return
+        for delete in self._tap.webhooks.deletes(self.deletes_topic, str(shop.account_id), since):
+            yield {
+                "id": delete.id,
+                "account_id": shop.account_id,
+                self.replication_key or "updated_at": None,
+                DELETED_AT: delete.deleted_at,
+            }
+        state[DELETES_BOOKMARK] = cutoff.isoformat()
+
+    def _start_date(self) -> datetime | None:
+        start = self.config.get("start_date")
+        return parse_timestamp(start, "start_date") if start else None
+
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
+        """Delete records carry no ``updated_at``; their bookmark is set in _delete_records.
+
+        Overrides a private SDK hook (singer-sdk is pinned to 0.54.x) only to spare the log a
+        "New replication value is null" warning per delete; the SDK would skip them anyway.
+        """
+        if latest_record.get(DELETED_AT) is None:
+            super()._increment_stream_state(latest_record, context=context)
+
+    def _active_shop(self, context: Context | None) -> Shop | None:
+        """The shop to read for, or None: every shop is disconnected, or this one failed."""
+        if not self._tap.shops:
+            return None
+        shop = self._shop(context)
+        return None if shop.account_id in self._tap.failed_shops else shop
 
     def _shop(self, context: Context | None) -> Shop:
         if context and context.get("account_id"):

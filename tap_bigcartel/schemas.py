@@ -170,7 +170,17 @@ PRODUCTS = th.PropertiesList(
     th.Property("status", th.StringType),
     th.Property("description", th.StringType),
     th.Property("created_at", th.DateTimeType),
-    th.Property("updated_at", th.DateTimeType, required=True),
+    th.Property(
+        "updated_at",
+        th.DateTimeType,
+        description="Null only on delete records, which carry nothing but the keys.",
+    ),
+    th.Property(
+        "_sdc_deleted_at",
+        th.DateTimeType,
+        description="Set on delete records: when the product.deleted webhook was received "
+        "(the webhook carries no time of its own). Null on every other record.",
+    ),
     th.Property("default_price", Money),
     th.Property("on_sale", th.BooleanType),
     th.Property("position", th.IntegerType),

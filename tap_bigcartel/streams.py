@@ -63,13 +63,17 @@ class OrdersStream(BigCartelStream):
 
 
 class ProductsStream(BigCartelStream):
-    """No date filter exists for products: read newest first and stop at the bookmark."""
+    """No date filter exists for products: read newest first and stop at the bookmark.
+
+    Deleted products reach only the webhook receiver; with ``webhook_db_url`` they follow.
+    """
 
     name = "products"
     path = "/accounts/{account_id}/products"
     schema = schemas.PRODUCTS
     replication_key = "updated_at"
     paging = "newest_first"
+    deletes_topic = "product.deleted"
 
 
 STREAM_TYPES: tuple[type[BigCartelStream], ...] = (

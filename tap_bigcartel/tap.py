@@ -10,12 +10,15 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from bigcartel_webhooks.store import url_password
 from tap_bigcartel.auth import ConfigError, Shop, discover_account_id, shops_from_config
 from tap_bigcartel.exceptions import ShopsFailedError, ShopUnavailableError, redact
 from tap_bigcartel.streams import STREAM_TYPES
+from tap_bigcartel.webhooks import WebhookFacts
 from tap_bigcartel.writer import StateFlushingWriter
 
 if t.TYPE_CHECKING:
+    from bigcartel_webhooks.store import Disconnection
     from tap_bigcartel.client import BigCartelStream
 
 PROJECT_URL = "https://github.com/bigcartel-fulfillment/bigcartel-fulfillment"
@@ -111,6 +114,21 @@ class TapBigCartel(Tap):
             default=120,
             description="Upper bound in seconds of any single wait, Retry-After included.",
         ),
+        th.Property(
+            "webhook_db_url",
+            th.StringType,
+            secret=True,
+            description="SQLAlchemy URL of the webhook receiver's store (bigcartel-webhooks). "
+            "When set, shops that deauthorized the app are skipped with a warning, and products "
+            "deleted in Big Cartel become delete records (`_sdc_deleted_at`) in `products`.",
+        ),
+        th.Property(
+            "webhook_settle_seconds",
+            th.IntegerType,
+            default=60,
+            description="Deletes received in the last this many seconds before the run are left "
+            "to the next run, so a delivery still being committed is never passed over.",
+        ),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -123,6 +141,8 @@ class TapBigCartel(Tap):
             msg = "`page_size` must be at least 2."
             raise ConfigValidationError(msg, errors=[msg])
         self.failed_shops: dict[str, str] = {}
+        #: Shops left out of this run because they deauthorized the app; not failures.
+        self.disconnected_shops: dict[str, str] = {}
 
     @cached_property
     def user_agent(self) -> str:
@@ -135,13 +155,27 @@ class TapBigCartel(Tap):
         """Every secret in the config, for scrubbing messages before they are logged."""
         values = [self.config.get("access_token"), self.config.get("password")]
         values += [entry.get("access_token") for entry in self.config.get("accounts") or []]
-        return tuple(value for value in values if value)
+        if self.config.get("webhook_db_url"):
+            values += [self.config["webhook_db_url"], url_password(self.config["webhook_db_url"])]
+        return tuple(str(value) for value in values if value)
+
+    @cached_property
+    def webhooks(self) -> WebhookFacts | None:
+        """The webhook store's facts for this run, when ``webhook_db_url`` is set."""
+        url = self.config.get("webhook_db_url")
+        if not url:
+            return None
+        return WebhookFacts(url, float(self.config["webhook_settle_seconds"]))
 
     @cached_property
     def shops(self) -> list[Shop]:
-        """The configured shops, with account ids asked of the API where the config has none."""
+        """The configured shops, with account ids asked of the API where the config has none,
+        less the shops that deauthorized the app."""
+        disconnected = self.webhooks.disconnected() if self.webhooks else {}
         resolved = []
         for shop in self._configured_shops:
+            if self._is_disconnected(shop.account_id, disconnected):
+                continue
             if shop.account_id is None:
                 try:
                     account_id = discover_account_id(
@@ -155,8 +189,24 @@ class TapBigCartel(Tap):
                         {"(unknown)": redact(str(error), self.secrets)}
                     ) from None
                 shop = Shop(account_id, shop.auth, shop.source)
+                if self._is_disconnected(account_id, disconnected):
+                    continue
             resolved.append(shop)
         return resolved
+
+    def _is_disconnected(
+        self, account_id: str | None, disconnected: dict[str, Disconnection]
+    ) -> bool:
+        found = disconnected.get(str(account_id)) if account_id is not None else None
+        if found is None:
+            return False
+        reason = (
+            f"the shop deauthorized the app ({found.reason}, {found.changed_at.isoformat()}); "
+            "its state is kept. Reconnect it with tap-bigcartel-connect."
+        )
+        self.logger.warning("Skipping account %s: %s", account_id, reason)
+        self.disconnected_shops[str(account_id)] = reason
+        return True
 
     def shop(self, account_id: str) -> Shop:
         for shop in self.shops:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import typing as t
@@ -54,7 +55,8 @@ def run_tap(
     streams: t.Iterable[str] | None = None,
 ) -> TapRun:
     """Run the tap in-process, as its CLI would, and parse its stdout."""
-    tap = TapBigCartel(config=config, state=state, validate_config=True)
+    # The SDK updates the state it is given in place; the caller's copy stays as it was.
+    tap = TapBigCartel(config=config, state=copy.deepcopy(state), validate_config=True)
     if streams is not None:
         wanted = set(streams)
         for stream in tap.streams.values():
