@@ -13,7 +13,7 @@ import logging
 import typing as t
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from target_fulfillment.backends.base import (
     AmbiguousSubmitError,
@@ -63,6 +63,8 @@ class Settings:
     #: Leave rows in ``submitting`` alone until they are this old: with a shared ledger another
     #: worker may be submitting them right now.
     reconcile_after_seconds: float = 0.0
+    #: Shops not to write back to, with the reason: they deauthorized the app (webhook store).
+    disconnected: Mapping[str, str] = field(default_factory=dict)
 
 
 class Fulfillment:
@@ -324,11 +326,17 @@ class Fulfillment:
             self.ledger.set_value(watermark_key, (started - dt.timedelta(hours=1)).isoformat())
 
     def write_back(self) -> None:
-        """Post each shipped order's shipment to Big Cartel, once."""
+        """Post each shipped order's shipment to Big Cartel, once.
+
+        A shop that deauthorized the app, or refused the token earlier in this run, is skipped:
+        its shipments stay ``shipped`` and are written back once it reconnects.
+        """
+        skipped = dict(self.settings.disconnected)
         for entry in self.ledger.by_state("shipped"):
             key = entry.order_key
-            if not self.ledger.is_connected(entry.account_id):
-                self.summary.count("reported", key, "shop disconnected; not written back")
+            if entry.account_id in skipped:
+                reason = skipped[entry.account_id]
+                self.summary.count("reported", key, f"not written back yet: {reason}")
                 continue
             if self.writer is None:
                 self.summary.count("reported", key, "no Big Cartel credentials for write-back")
@@ -356,6 +364,7 @@ class Fulfillment:
                 )
             except ShopDisconnectedError as error:
                 self.summary.count("failed", key, f"shop refused the token: {error}")
+                skipped[entry.account_id] = "the shop refused the token earlier in this run"
                 continue
             except WriteBackError as error:
                 self.summary.count("failed", key, str(error))

@@ -63,11 +63,22 @@ class AccountsSink(_LedgerSink):
 
 
 class ProductsSink(_LedgerSink):
-    """The catalog (description, options) that SKUs are derived from, kept across runs."""
+    """The catalog (description, options) that SKUs are derived from, kept across runs.
+
+    Delete records (``_sdc_deleted_at``) leave the product in the catalog: orders placed before
+    the delete still need its SKU.
+    """
+
+    @property
+    def include_sdc_metadata_properties(self) -> bool:
+        """Keep ``_sdc_deleted_at``, which the SDK strips by default, to tell deletes apart."""
+        return True
 
     def process_batch(self, context: dict) -> None:
         ledger = self._target.ledger
         for record in self._records(context):
+            if record.get("_sdc_deleted_at"):
+                continue
             account_id, product_id = record.get("account_id"), record.get("id")
             if not account_id or not product_id:
                 self.logger.error(

@@ -11,6 +11,7 @@ from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from bigcartel_webhooks.store import WebhookStore, consumer_errors, url_password
 from tap_bigcartel.auth import ConfigError, discover_account_id, shops_from_config
 from tap_bigcartel.tap import PROJECT_URL, _package_version
 from target_fulfillment.backends import make_backend
@@ -154,6 +155,14 @@ class TargetFulfillment(Target):
         ),
         th.Property("api_url", th.StringType, default="https://api.bigcartel.com"),
         th.Property("user_agent", th.StringType),
+        th.Property(
+            "webhook_db_url",
+            th.StringType,
+            secret=True,
+            description="SQLAlchemy URL of the webhook receiver's store (as in tap-bigcartel). "
+            "When set, shops that deauthorized the app are not written back to; their "
+            "shipments wait until the shop reconnects.",
+        ),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -193,7 +202,25 @@ class TargetFulfillment(Target):
         keys = ("access_token", "password", "shipstation_api_key", "shipstation_api_secret")
         values = [self.config.get(key) for key in keys]
         values += [entry.get("access_token") for entry in self.config.get("accounts") or []]
+        if self.config.get("webhook_db_url"):
+            values += [self.config["webhook_db_url"], url_password(self.config["webhook_db_url"])]
         return tuple(value for value in values if value)
+
+    def _disconnected_shops(self) -> dict[str, str]:
+        """Shops that deauthorized the app, from the webhook store, with the reason to report."""
+        url = self.config.get("webhook_db_url")
+        if not url:
+            return {}
+        with consumer_errors(url):
+            store = WebhookStore(url)
+            try:
+                found = store.disconnected()
+            finally:
+                store.close()
+        return {
+            account_id: f"the shop deauthorized the app ({d.reason}, {d.changed_at.isoformat()})"
+            for account_id, d in found.items()
+        }
 
     def _writer(self) -> BigCartelWriter | None:
         """A Big Cartel client for write-back, or None when no shop credentials are configured."""
@@ -246,6 +273,7 @@ class TargetFulfillment(Target):
             dry_run=bool(self.config["dry_run"]),
             notify_customer=bool(self.config["notify_customer"]),
             reconcile_after_seconds=float(self.config["reconcile_after_seconds"]),
+            disconnected=self._disconnected_shops(),
         )
         try:
             Fulfillment(

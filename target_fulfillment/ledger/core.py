@@ -76,28 +76,15 @@ class Ledger:
     # Catalog
 
     def upsert_shop(self, account_id: str, country: str | None, store_name: str | None) -> None:
-        """The shop's country decides which orders are domestic; ``connected`` is left alone."""
+        """The shop's country decides which orders are domestic."""
         values = {"country": country, "store_name": store_name, "updated_at": utc_now()}
-        stmt = self._insert(shops).values(account_id=account_id, connected=True, **values)
+        stmt = self._insert(shops).values(account_id=account_id, **values)
         with self.engine.begin() as conn:
             conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"], set_=values))
 
     def shop_country(self, account_id: str) -> str | None:
         with self._read() as conn:
             return conn.scalar(sa.select(shops.c.country).where(shops.c.account_id == account_id))
-
-    def set_connected(self, account_id: str, connected: bool) -> None:
-        """Record whether the shop still accepts our token; write-back skips disconnected shops."""
-        values = {"connected": connected, "updated_at": utc_now()}
-        stmt = self._insert(shops).values(account_id=account_id, **values)
-        with self.engine.begin() as conn:
-            conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"], set_=values))
-
-    def is_connected(self, account_id: str) -> bool:
-        """Unknown shops count as connected: only a refused token marks one disconnected."""
-        with self._read() as conn:
-            stmt = sa.select(shops.c.connected).where(shops.c.account_id == account_id)
-            return conn.scalar(stmt) is not False
 
     def upsert_product(
         self,

@@ -11,7 +11,8 @@ import typing as t
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+#: 2: ``fulfillment_shops.connected`` is gone (shop connections live in the webhook store).
+SCHEMA_VERSION = 2
 
 State = t.Literal[
     "held", "submitting", "submitted", "shipped", "written_back", "failed", "cancelled"
@@ -55,7 +56,6 @@ shops = sa.Table(
     sa.Column("account_id", sa.String(64), primary_key=True),
     sa.Column("country", sa.String(2)),
     sa.Column("store_name", sa.Text),
-    sa.Column("connected", sa.Boolean, nullable=False, default=True),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 products = sa.Table(

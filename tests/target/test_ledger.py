@@ -322,20 +322,12 @@ def test_ledgers_created_at_once_on_an_empty_database(open_ledger: Callable[[], 
 # Catalog
 
 
-def test_shops_country_and_connected_flag(ledger: Ledger) -> None:
+def test_shops_country(ledger: Ledger) -> None:
     assert ledger.shop_country(SHOP) is None
-    assert ledger.is_connected(SHOP), "an unknown shop counts as connected"
     ledger.upsert_shop(SHOP, "US", "Tee Shop")
     assert ledger.shop_country(SHOP) == "US"
-    ledger.set_connected(SHOP, False)
-    assert not ledger.is_connected(SHOP)
     ledger.upsert_shop(SHOP, "CA", "Tee Shop")
     assert ledger.shop_country(SHOP) == "CA"
-    assert not ledger.is_connected(SHOP), "the accounts stream does not reconnect a shop"
-    ledger.set_connected(SHOP, True)
-    assert ledger.is_connected(SHOP)
-    ledger.set_connected("2002", False)
-    assert not ledger.is_connected("2002")
     assert ledger.shop_country("2002") is None
 
 
@@ -435,7 +427,7 @@ def test_tables_are_prefixed_and_versioned(ledger: Ledger) -> None:
         version = conn.exec_driver_sql(
             "SELECT value FROM fulfillment_meta WHERE key = 'schema_version'"
         ).scalar()
-    assert version == "1"
+    assert version == "2"
 
 
 def test_a_ledger_of_another_schema_version_is_refused(

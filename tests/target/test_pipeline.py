@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 import requests
 from pipeline import run_pipeline, run_target, tap_config, target_config
+from webhook_events import deliver, store_url
 
 from bigcartel_sandbox import Sandbox, SandboxConfig
+from bigcartel_webhooks.store import WebhookStore
 from shipstation_sandbox import ShipStationSandbox
 from tap_bigcartel import jsonapi
+from tap_bigcartel.schemas import PRODUCTS
 from target_fulfillment.ledger import Ledger
 
 SS_KEY, SS_SECRET = "ss-api-key-for-tests", "ss-api-secret-for-tests"
@@ -406,3 +409,68 @@ def test_invalid_shipping_codes_fail_at_start_naming_the_setting(bc: Sandbox, tm
     run = run_target(tmp_path, settings, [])
     assert run.target_returncode != 0
     assert "shipping_codes" in run.stderr
+
+
+def test_a_deauthorized_shop_is_not_written_back_until_it_reconnects(
+    bc: Sandbox, ss: ShipStationSandbox, tmp_path: Path
+) -> None:
+    store = WebhookStore(f"sqlite:///{tmp_path / 'webhooks.db'}")
+    url = store_url(store)
+    tap_settings = {**tap_config(bc), "webhook_db_url": url}
+    settings = shipstation_settings(bc, ss, tmp_path, webhook_db_url=url)
+    first = run_pipeline(tmp_path, tap_settings, settings)
+    assert first.target_returncode == 0, first.stderr[-3000:]
+    shop = bc.shops[0].account_id
+    key = sorted(o["orderKey"] for o in ss.store.orders() if f"-{shop}-" in o["orderKey"])[0]
+    account_id, order_id = key.removeprefix("bigcartel-").split("-", 1)
+
+    # The warehouse ships an order of a shop that then deauthorizes the app.
+    ss.store.ship(key)
+    bc.store.revoke_token(shop)
+    deliver(store, shop, "account.deauthorized", {"id": shop})
+    bc.clear_requests()
+    second = run_pipeline(tmp_path, tap_settings, settings, state=first.state)
+    assert (second.tap_returncode, second.target_returncode) == (0, 0), second.stderr[-3000:]
+    ledger = Ledger(settings["ledger_url"])
+    assert ledger.find_by_key(key).state == "shipped", "kept for when the shop reconnects"
+    assert not [r for r in bc.requests if f"/accounts/{shop}" in r["path"]], "no 401 to collect"
+    assert key in second.stderr and "deauthorized" in second.stderr
+
+    # The owner approves the app again: the next run writes the shipment back, once.
+    credentials = bc.store.credentials
+    code = credentials.issue_code(shop, credentials.client_id, "http://127.0.0.1/callback")
+    credentials.redeem_code(code, credentials.client_id, None)
+    store.mark_connected(shop, "test")
+    third = run_pipeline(tmp_path, tap_settings, settings, state=second.state)
+    assert third.target_returncode == 0, third.stderr[-3000:]
+    assert ledger.find_by_key(key).state == "written_back"
+    assert len(bc.store.shipments(account_id, order_id)) == 1
+    store.close()
+
+
+def test_a_delete_record_keeps_the_product_in_the_catalog(bc: Sandbox, tmp_path: Path) -> None:
+    settings = target_config(bc, tmp_path)
+    product = {
+        "id": "p1",
+        "account_id": "1001",
+        "name": "Tee",
+        "description": "Soft. SKU: TEE-",
+        "updated_at": "2026-11-01T10:00:00Z",
+        "options": [{"id": "o1", "name": "SMALL"}, {"id": "o2", "name": "LARGE"}],
+    }
+    deleted = {
+        "id": "p1",
+        "account_id": "1001",
+        "updated_at": None,
+        "_sdc_deleted_at": "2026-11-02T10:00:00Z",
+    }
+    schema = {"type": "SCHEMA", "stream": "products", "key_properties": ["account_id", "id"]}
+    lines = [
+        {**schema, "schema": PRODUCTS},
+        {"type": "RECORD", "stream": "products", "record": product},
+        {"type": "RECORD", "stream": "products", "record": deleted},
+    ]
+    run = run_target(tmp_path, settings, lines)
+    assert run.target_returncode == 0, run.stderr[-3000:]
+    kept = Ledger(settings["ledger_url"]).product("1001", "p1")
+    assert kept is not None and kept.description == "Soft. SKU: TEE-"
