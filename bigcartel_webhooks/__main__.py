@@ -16,8 +16,10 @@ from datetime import datetime, timezone
 
 from werkzeug.serving import make_server
 
+from bigcartel_webhooks import trigger as trigger_module
 from bigcartel_webhooks.app import DEFAULT_MAX_BODY_BYTES, TOPIC_SWITCHES, create_app
 from bigcartel_webhooks.store import DEFAULT_DB_URL, STATUSES, WebhookStore
+from bigcartel_webhooks.trigger import Trigger
 
 SECRET_ENV = "BIGCARTEL_CLIENT_SECRET"
 
@@ -70,6 +72,36 @@ def _parser() -> argparse.ArgumentParser:
     processed = commands.add_parser("mark-processed", help="record that an event was handled")
     processed.add_argument("id", type=int)
     processed.set_defaults(handler=_mark_processed)
+
+    shops = commands.add_parser(
+        "disconnected", help="shops that deauthorized the app (account.deauthorized)"
+    )
+    shops.set_defaults(handler=_disconnected)
+
+    reconnect = commands.add_parser(
+        "reconnect",
+        help="record that a shop authorized the app again (tap-bigcartel-connect does this)",
+    )
+    reconnect.add_argument("account_id")
+    reconnect.set_defaults(handler=_reconnect)
+
+    trigger = commands.add_parser(
+        "trigger",
+        help="run a command (the fulfillment pipeline) soon after order events arrive",
+        description=trigger_module.__doc__,
+    )
+    trigger.add_argument(
+        "--debounce", type=float, default=10.0, help="seconds without a new order event"
+    )
+    trigger.add_argument(
+        "--max-wait", type=float, default=120.0, help="longest wait of the oldest pending event"
+    )
+    trigger.add_argument("--poll", type=float, default=2.0, help="seconds between checks")
+    trigger.add_argument("--once", action="store_true", help="check once, run if due, exit")
+    trigger.add_argument(
+        "command", nargs=argparse.REMAINDER, help="after --: e.g. -- meltano run fulfillment"
+    )
+    trigger.set_defaults(handler=_trigger)
     return parser
 
 
@@ -121,12 +153,15 @@ def _list(args: argparse.Namespace) -> int:
         (str(e.id), e.topic, e.account_id or "", e.status, e.received_at.isoformat())
         for e in events
     ]
-    header = ("id", "topic", "account", "status", "received")
+    _print_table(("id", "topic", "account", "status", "received"), rows)
+    return 0
+
+
+def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
     for row in (header, *rows):
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         print("  ".join(cells).rstrip())
-    return 0
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -148,6 +183,48 @@ def _mark_failed(args: argparse.Namespace) -> int:
 
 def _mark_processed(args: argparse.Namespace) -> int:
     return _settle(args, lambda store: store.mark_processed(args.id))
+
+
+def _disconnected(args: argparse.Namespace) -> int:
+    store = WebhookStore(args.db)
+    try:
+        shops = store.disconnected()
+    finally:
+        store.close()
+    _print_table(
+        ("account", "since", "reason"),
+        [(s.account_id, s.changed_at.isoformat(), s.reason) for s in shops.values()],
+    )
+    return 0
+
+
+def _reconnect(args: argparse.Namespace) -> int:
+    store = WebhookStore(args.db)
+    try:
+        store.mark_connected(args.account_id, "bigcartel-webhooks reconnect")
+    finally:
+        store.close()
+    return 0
+
+
+def _trigger(args: argparse.Namespace) -> int:
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        print("a command is required: bigcartel-webhooks trigger -- COMMAND ...", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    store = WebhookStore(args.db)
+    try:
+        trigger = Trigger(store, command, debounce=args.debounce, max_wait=args.max_wait)
+        if args.once:
+            run = trigger.run_once()
+            return 0 if run is None else run.returncode
+        trigger.run_forever(args.poll)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        store.close()
+    return 0
 
 
 def _settle(args: argparse.Namespace, change: Callable[[WebhookStore], bool]) -> int:

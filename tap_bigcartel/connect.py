@@ -34,6 +34,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
+import sqlalchemy as sa
+
+from bigcartel_webhooks.store import WebhookStore
 
 PROG = "tap-bigcartel-connect"
 DEFAULT_OAUTH_BASE_URL = "https://my.bigcartel.com"
@@ -397,6 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(".env"),
         help="env file Meltano reads, updated in place (default .env in the current directory)",
     )
+    parser.add_argument(
+        "--webhook-db-url",
+        default=os.environ.get("TAP_BIGCARTEL_WEBHOOK_DB_URL"),
+        help="the webhook store (the tap's webhook_db_url): a connected shop is marked "
+        "connected there, undoing an earlier account.deauthorized (default: env "
+        "TAP_BIGCARTEL_WEBHOOK_DB_URL)",
+    )
     parser.add_argument("--no-browser", action="store_true", help="only print the URL")
     parser.add_argument(
         "--timeout",
@@ -469,6 +479,22 @@ def connect(args: argparse.Namespace) -> Grant:
     )
 
 
+def mark_connected(db_url: str, account_id: str) -> None:
+    """Undo an earlier account.deauthorized, so the tap and the target use the shop again."""
+    try:
+        store = WebhookStore(db_url)
+        try:
+            store.mark_connected(account_id, PROG)
+        finally:
+            store.close()
+    except (sa.exc.SQLAlchemyError, ValueError) as error:
+        raise ConnectError(
+            f"The token is stored, but the webhook store could not mark account {account_id} "
+            f"connected ({type(error).__name__}); run `bigcartel-webhooks reconnect "
+            f"{account_id}` once it is reachable."
+        ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -488,6 +514,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         grant = connect(args)
         update_env_file(args.env_file, add=grant)
         print(f"Connected account {grant.account_id}; stored in {args.env_file}.")
+        if args.webhook_db_url:
+            mark_connected(args.webhook_db_url, grant.account_id)
+            print(f"Marked account {grant.account_id} connected in the webhook store.")
         return 0
     except ConnectError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)

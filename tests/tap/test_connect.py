@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from bigcartel_sandbox import Sandbox, SandboxConfig
+from bigcartel_webhooks.store import WebhookStore
 from tap_bigcartel.connect import ENV_VARS, Grant, update_env_file
 
 WAIT = 30.0
@@ -331,3 +332,36 @@ def test_update_env_file_reads_double_quoted_values(tmp_path: Path) -> None:
         {"account_id": "2", "access_token": "b"},
     ]
     assert values["TARGET_FULFILLMENT_ACCOUNTS"] == [{"account_id": "2", "access_token": "b"}]
+
+
+def test_connecting_marks_a_deauthorized_shop_connected(sandbox: Sandbox, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'webhooks.db'}"
+    store = WebhookStore(url)
+    shop = str(sandbox.shops[0].account_id)
+    store.record(
+        b'{"type": "account.deauthorized"}',
+        account_id=shop,
+        topic="account.deauthorized",
+        status="received",
+        payload="{}",
+    )
+    assert set(store.disconnected()) == {shop}
+    env_file = tmp_path / ".env"
+    cli = Cli([*cli_args(sandbox, env_file), "--webhook-db-url", url], tmp_path)
+    assert requests.get(cli.authorize_url(), timeout=WAIT).status_code == 200
+    assert cli.finish() == 0, cli.output()
+    assert store.disconnected() == {}
+    store.close()
+
+
+def test_an_unusable_webhook_store_is_reported_after_storing_the_token(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    env_file = tmp_path / ".env"
+    url = "postgresql+psycopg://fulfil:s3cret-pw@127.0.0.1:1/webhooks"
+    cli = Cli([*cli_args(sandbox, env_file), "--webhook-db-url", url], tmp_path)
+    assert requests.get(cli.authorize_url(), timeout=WAIT).status_code == 200
+    assert cli.finish() == 1
+    assert "bigcartel-webhooks reconnect" in "".join(cli.stderr)
+    assert "s3cret-pw" not in cli.output()
+    assert set(stored(env_file)) == set(ENV_VARS)

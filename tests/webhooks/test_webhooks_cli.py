@@ -63,6 +63,26 @@ def test_list_show_and_mark_failed(db_url: str, capsys: pytest.CaptureFixture[st
     assert main(["--db", db_url, "mark-failed", "999999", "--error", "x"]) == 1
 
 
+def test_disconnected_and_reconnect(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    store = WebhookStore(db_url)
+    store.record(
+        envelope("account.deauthorized", 30, id=30),
+        account_id="30",
+        topic="account.deauthorized",
+        status="received",
+        payload=json.dumps({"id": 30}),
+    )
+    store.close()
+    assert main(["--db", db_url, "disconnected"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["account", "since", "reason"]
+    assert [line.split()[0] for line in lines[1:]] == ["30"]
+
+    assert main(["--db", db_url, "reconnect", "30"]) == 0
+    assert main(["--db", db_url, "disconnected"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == []
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
