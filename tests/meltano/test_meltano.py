@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -17,8 +18,11 @@ from meltano_helpers import (
     make_project,
     point_at,
 )
+from webhook_events import ServedApp, store_url
 
 from bigcartel_sandbox import Sandbox
+from bigcartel_webhooks.app import create_app
+from bigcartel_webhooks.store import WebhookStore
 
 STREAMS = ("accounts", "artists", "categories", "countries", "discounts", "orders", "products")
 
@@ -155,6 +159,54 @@ def test_warehouse_postgres_loads_everything_and_merges_changes(
             assert (
                 loaded[(shop, order_id)].isoformat().replace("+00:00", "Z")[:19] == (expected[:19])
             )
+
+
+def test_a_product_deleted_in_big_cartel_is_soft_deleted_in_postgres(
+    project: Project,
+    sandbox: Sandbox,
+    postgres_schema: tuple[sa.Engine, str],
+    tmp_path: Path,
+) -> None:
+    """Emulator -> signed webhook -> receiver -> store -> tap -> target-postgres."""
+    engine, schema = postgres_schema
+    store = WebhookStore(f"sqlite:///{tmp_path / 'webhooks.db'}")
+    receiver = ServedApp(create_app(store, sandbox.store.credentials.client_secret))
+    try:
+        sandbox.store.webhook_url = f"{receiver.base}/webhooks/bigcartel"
+        point_at(project, sandbox)
+        project.env["TAP_BIGCARTEL_WEBHOOK_DB_URL"] = store_url(store)
+        project.env["TAP_BIGCARTEL_WEBHOOK_SETTLE_SECONDS"] = "0"
+        project.env["TARGET_POSTGRES_SQLALCHEMY_URL"] = POSTGRES_URL
+        project.env["TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA"] = schema
+        project.meltano("run", "tap-bigcartel", "target-postgres")
+
+        shop = SHOP_IDS[0]
+        product_id = emulator_ids(sandbox, "products")[0][1]
+        sandbox.store.delete_product(shop, product_id)
+        _wait_for_deliveries(sandbox)
+        assert [e.topic for e in store.list_events()] == ["product.deleted"]
+        project.meltano("run", "tap-bigcartel", "target-postgres")
+    finally:
+        receiver.stop()
+        store.close()
+
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            f'SELECT account_id, id, _sdc_deleted_at FROM "{schema}".products'
+        ).fetchall()
+    deleted = sorted((a, i) for a, i, at in rows if at is not None)
+    live = sorted((a, i) for a, i, at in rows if at is None)
+    assert deleted == [(shop, product_id)]
+    assert live == sorted(emulator_ids(sandbox, "products"))
+
+
+def _wait_for_deliveries(sandbox: Sandbox, deadline: float = 30.0) -> None:
+    """Until the emulator's webhook sender has finished every delivery (it retries on failure)."""
+    until = time.monotonic() + deadline
+    while not all(d.finished for d in sandbox.store.webhooks.deliveries):
+        assert time.monotonic() < until, "webhook deliveries did not finish"
+        time.sleep(0.05)
+    assert all(d.delivered for d in sandbox.store.webhooks.deliveries)
 
 
 def test_warehouse_job_loads_every_record_into_duckdb(project: Project, sandbox: Sandbox) -> None:
