@@ -49,5 +49,10 @@ def test_emulator_webhooks_arrive(serve: t.Callable[..., Receiver]) -> None:
         order = json.loads(updated.payload)["data"]
         assert order["id"] == order_id
         assert order["attributes"]["customer_note"] == "leave it by the door"
+
+        # The owner removes the app: the shop is marked disconnected for the tap and target.
+        sb.store.revoke_token(shop.account_id)
+        _wait_for(receiver.store, "account.deauthorized")
+        assert set(receiver.store.disconnected()) == {str(shop.account_id)}
     kinds = [e.topic for e in receiver.store.list_events()]
     assert kinds.count("order.updated") == kinds.count("product.deleted") == 1
