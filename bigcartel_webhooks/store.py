@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import sqlite3
 import threading
-import time
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,32 +23,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from sqlsupport.sqlite import configure_sqlite, read_only
+from sqlsupport.types import UTCDateTime
+
 DEFAULT_DB_URL = "sqlite:///webhooks/webhooks.db"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 STATUSES = ("received", "processed", "failed", "ignored")
-_READ_ONLY = "bigcartel_webhooks_read_only"
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """A tz-aware UTC timestamp on every backend; SQLite alone would hand back naive values."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("timestamps must be timezone-aware")
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
 
 
 metadata = sa.MetaData()
@@ -64,8 +41,8 @@ webhook_events = sa.Table(
     sa.Column("topic", sa.String(100), nullable=False, index=True),
     sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("received_at", UTCDateTime, nullable=False, index=True),
-    sa.Column("processed_at", UTCDateTime, nullable=True),
+    sa.Column("received_at", UTCDateTime(strict=True), nullable=False, index=True),
+    sa.Column("processed_at", UTCDateTime(strict=True), nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.CheckConstraint(
         "status IN ('received', 'processed', 'failed', 'ignored')", name="webhook_events_status"
@@ -78,7 +55,7 @@ shop_connections = sa.Table(
     metadata,
     sa.Column("account_id", sa.String(64), primary_key=True),
     sa.Column("connected", sa.Boolean, nullable=False),
-    sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Column("changed_at", UTCDateTime(strict=True), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
 )
 
@@ -160,7 +137,7 @@ class WebhookStore:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if self.dialect == "sqlite":
             self.engine = sa.create_engine(url, pool_size=16, max_overflow=16, pool_timeout=60)
-            _configure_sqlite(self.engine)
+            configure_sqlite(self.engine)
             self._insert = sqlite.insert
             # SQLite has one writer at a time; queueing this process's writers on a lock spares
             # them SQLite's busy handler, which sleeps in steps of up to 100 ms (the p99).
@@ -300,42 +277,4 @@ class WebhookStore:
             return conn.execute(stmt).rowcount == 1
 
     def _read(self) -> sa.Connection:
-        return self.engine.connect().execution_options(**{_READ_ONLY: True})
-
-
-def _configure_sqlite(engine: sa.Engine) -> None:
-    """WAL so readers never block the receiver; writers queue on the busy timeout.
-
-    Writes begin IMMEDIATE so two writers never both hold a read lock and then deadlock on the
-    upgrade; ``synchronous = FULL`` makes a commit durable before the 2xx goes out.
-    """
-
-    @sa.event.listens_for(engine, "connect")
-    def connect(dbapi_connection: sqlite3.Connection, _record: t.Any) -> None:
-        dbapi_connection.isolation_level = None  # the "begin" hook below emits BEGIN
-        dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        _use_wal(dbapi_connection)
-        dbapi_connection.execute("PRAGMA synchronous = FULL")
-
-    @sa.event.listens_for(engine, "begin")
-    def begin(conn: sa.Connection) -> None:
-        read = conn.get_execution_options().get(_READ_ONLY)
-        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
-
-
-def _use_wal(dbapi_connection: sqlite3.Connection) -> None:
-    """Switch to WAL, waiting for other connections: the switch fails at once, not after the
-    busy timeout, when another connection holds the file."""
-    # WAL persists in the file; asking first spares every later connection the wait for a gap
-    # between writers, which under a burst cost new connections hundreds of milliseconds.
-    if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
-        return
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            dbapi_connection.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise
-        time.sleep(0.01)
+        return read_only(self.engine)

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from sqlsupport.types import as_utc
+
 RemoteStatus = Literal["open", "shipped", "cancelled"]
 
 # Python 3.10 reads fractions of a second of exactly three or six digits; ShipStation sends seven.
@@ -154,13 +156,6 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release connections and files."""
         ...
-
-
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """The same instant in UTC; a naive datetime is taken as UTC, as Big Cartel's times are."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)
 
 
 def parse_timestamp(text: str, naive_zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime:

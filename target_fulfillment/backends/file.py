@@ -79,6 +79,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlsupport.types import as_utc
 from target_fulfillment.backends.base import (
     BackendError,
     FulfillmentOrder,
@@ -87,7 +88,6 @@ from target_fulfillment.backends.base import (
     RemoteStatus,
     Shipment,
     ShippedItem,
-    as_utc,
     decimal_text,
     parse_timestamp,
 )

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from target_fulfillment.ledger.database import InsertStatement, open_database, read_only, wrote
+from sqlsupport.sqlite import read_only
+from target_fulfillment.ledger.database import InsertStatement, open_database, wrote
 from target_fulfillment.ledger.schema import (
     STATES,
     WRITEBACK_METHODS,

@@ -11,6 +11,8 @@ import typing as t
 
 import sqlalchemy as sa
 
+from sqlsupport.types import UTCDateTime
+
 #: 2: ``fulfillment_shops.connected`` is gone (shop connections live in the webhook store).
 SCHEMA_VERSION = 2
 
@@ -19,22 +21,6 @@ State = t.Literal[
 ]
 STATES: tuple[State, ...] = t.get_args(State)
 WRITEBACK_METHODS = ("shipment", "patch")
-
-
-class UTCDateTime(sa.TypeDecorator[dt.datetime]):
-    """Aware UTC datetimes on every database (SQLite keeps no zone, PostgreSQL the session's).
-
-    On SQLite the stored text is UTC, so comparing it in SQL compares the instants.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> t.Any:
-        return None if value is None else as_utc(value)
-
-    def process_result_value(self, value: t.Any, dialect: sa.Dialect) -> dt.datetime | None:
-        return None if value is None else as_utc(value)
 
 
 metadata = sa.MetaData()
@@ -102,13 +88,6 @@ orders = sa.Table(
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def as_utc(value: dt.datetime) -> dt.datetime:
-    """Naive datetimes are taken to be UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
 
 
 def parse_timestamp(value: str | dt.datetime | None) -> dt.datetime | None:

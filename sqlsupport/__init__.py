@@ -1,0 +1,1 @@
+"""SQL plumbing shared by target-fulfillment's ledger and the webhook store."""
