@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import requests
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
@@ -108,41 +107,6 @@ def point_at(project: Project, sandbox: Sandbox) -> None:
     """The dev environment, with the emulator's URL (it listens on a free port)."""
     project.env["TAP_BIGCARTEL_API_URL"] = sandbox.url
     project.env["TARGET_FULFILLMENT_API_URL"] = sandbox.url
-
-
-def emulator_ids(sandbox: Sandbox, resource: str) -> list[tuple[str, str]]:
-    """What the emulator holds, read through its own API with plain requests."""
-    ids: list[tuple[str, str]] = []
-    shops = sandbox.shops if resource != "countries" else sandbox.shops[:1]
-    for shop in shops:
-        if resource == "accounts":
-            ids.append((shop.account_id, shop.account_id))
-            continue
-        path = (
-            "/v1/countries"
-            if resource == "countries"
-            else f"/v1/accounts/{shop.account_id}/{resource}"
-        )
-        offset = 0
-        while True:
-            response = requests.get(
-                f"{sandbox.url}{path}",
-                params={"page[limit]": 100, "page[offset]": offset},
-                headers={
-                    "Accept": "application/vnd.api+json",
-                    "User-Agent": "tests",
-                    "Authorization": f"Bearer {shop.access_token}",
-                },
-                timeout=30,
-            )
-            response.raise_for_status()
-            data = response.json()["data"]
-            account = "" if resource == "countries" else shop.account_id
-            ids += [(account, item["id"]) for item in data]
-            if len(data) < 100:
-                break
-            offset += 100
-    return ids
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
+from emulator_api import emulator_ids
 from meltano_helpers import (
     POSTGRES_URL,
     SHOP_IDS,
     STATE_ID,
     Project,
-    emulator_ids,
     make_project,
     point_at,
 )

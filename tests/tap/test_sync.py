@@ -9,6 +9,7 @@ import time
 
 import pytest
 import requests
+from emulator_api import emulator_ids
 from tap_runner import fast_config, run_tap
 
 from bigcartel_sandbox import Sandbox, SandboxConfig
@@ -18,29 +19,8 @@ from tap_bigcartel.tap import TapBigCartel
 ACCOUNT_STREAMS = ("accounts", "artists", "categories", "discounts", "orders", "products")
 
 
-def _list_ids(sandbox: Sandbox, resource: str) -> set[tuple[str, str]]:
-    """What the emulator holds, read through its own API with plain requests."""
-    ids: set[tuple[str, str]] = set()
-    for shop in sandbox.shops:
-        offset = 0
-        while True:
-            response = requests.get(
-                f"{sandbox.url}/v1/accounts/{shop.account_id}/{resource}",
-                params={"page[limit]": 500, "page[offset]": offset},
-                headers={
-                    "Accept": "application/vnd.api+json",
-                    "User-Agent": "tests",
-                    "Authorization": f"Bearer {shop.access_token}",
-                },
-                timeout=30,
-            )
-            response.raise_for_status()
-            data = response.json()["data"]
-            ids.update((shop.account_id, item["id"]) for item in data)
-            if len(data) < 500:
-                break
-            offset += 500
-    return ids
+def _ids(sandbox: Sandbox, resource: str) -> set[tuple[str, str]]:
+    return set(emulator_ids(sandbox, resource))
 
 
 def test_full_sync_emits_every_record_of_every_stream_once(sandbox: Sandbox) -> None:
@@ -48,7 +28,7 @@ def test_full_sync_emits_every_record_of_every_stream_once(sandbox: Sandbox) -> 
     assert run.error is None
     for stream in ("artists", "categories", "discounts", "orders", "products"):
         emitted = run.ids(stream)
-        assert set(emitted) == _list_ids(sandbox, stream), stream
+        assert set(emitted) == _ids(sandbox, stream), stream
         assert len(emitted) == len(set(emitted)), f"{stream} has duplicates"
     assert {r["id"] for r in run.records["accounts"]} == {s.account_id for s in sandbox.shops}
     assert len(run.records["countries"]) > 10
@@ -136,7 +116,7 @@ def test_no_request_is_wasted_on_an_empty_last_page(sandbox: Sandbox) -> None:
 def test_concurrent_updates_while_paging_lose_nothing(stream: str, mode: str) -> None:
     config_kwargs = {"shops": 1, "orders_per_shop": 300, "products_per_shop": 300, "seed": 3}
     with Sandbox(SandboxConfig(**config_kwargs)) as sandbox:
-        before = _list_ids(sandbox, stream)
+        before = _ids(sandbox, stream)
         sandbox.store.mutate_while_paging = {stream: 4}
         sandbox.store.mutate_while_paging_mode = mode
         config = fast_config(sandbox, page_size=20)
@@ -152,7 +132,7 @@ def test_concurrent_updates_while_paging_lose_nothing(stream: str, mode: str) ->
 
 def test_faults_at_ten_percent_lose_nothing() -> None:
     with Sandbox(SandboxConfig(shops=1, orders_per_shop=400, products_per_shop=150, seed=5)) as sb:
-        expected = {name: _list_ids(sb, name) for name in ("orders", "products", "categories")}
+        expected = {name: _ids(sb, name) for name in ("orders", "products", "categories")}
         sb.faults.retry_after = 0
         sb.faults.error_rate = 0.04
         sb.faults.rate_limit_rate = 0.03
@@ -221,7 +201,7 @@ def test_bearer_token_without_account_id_discovers_it(sandbox: Sandbox) -> None:
 
 def test_one_revoked_token_does_not_stop_the_other_shops(sandbox: Sandbox) -> None:
     revoked, healthy = sandbox.shops
-    healthy_orders = {key for key in _list_ids(sandbox, "orders") if key[0] == healthy.account_id}
+    healthy_orders = {key for key in _ids(sandbox, "orders") if key[0] == healthy.account_id}
     sandbox.store.revoke_token(revoked.account_id)
     run = run_tap(fast_config(sandbox), streams=["orders", "products", "categories"])
     assert isinstance(run.error, ShopsFailedError)

@@ -10,7 +10,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
-import requests
+from emulator_api import documents
 from pipeline import run_pipeline, run_target, tap_config, target_config
 from webhook_events import deliver, store_url
 
@@ -26,22 +26,12 @@ SS_KEY, SS_SECRET = "ss-api-key-for-tests", "ss-api-secret-for-tests"
 
 def bc_orders(sandbox: Sandbox) -> dict[str, dict]:
     """Every order of every shop, by order key, read through the emulator's API."""
-    orders = {}
-    for shop in sandbox.shops:
-        response = requests.get(
-            f"{sandbox.url}/v1/accounts/{shop.account_id}/orders",
-            params={"page[limit]": 1000},
-            headers={
-                "Accept": "application/vnd.api+json",
-                "User-Agent": "tests",
-                "Authorization": f"Bearer {shop.access_token}",
-            },
-            timeout=30,
-        )
-        response.raise_for_status()
-        for order in jsonapi.records(response.json()):
-            orders[f"bigcartel-{shop.account_id}-{order['id']}"] = order
-    return orders
+    return {
+        f"bigcartel-{shop.account_id}-{order['id']}": order
+        for shop in sandbox.shops
+        for page in documents(sandbox, shop, f"/v1/accounts/{shop.account_id}/orders")
+        for order in jsonapi.records(page)
+    }
 
 
 def eligible(orders: dict[str, dict]) -> set[str]:
