@@ -15,7 +15,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.server
 import ipaddress
 import json
@@ -23,7 +22,6 @@ import os
 import secrets
 import socket
 import sys
-import tempfile
 import time
 import webbrowser
 from collections.abc import Sequence
@@ -37,6 +35,7 @@ import requests
 import sqlalchemy as sa
 
 from bigcartel_webhooks.store import WebhookStore
+from tap_bigcartel import envfile
 
 PROG = "tap-bigcartel-connect"
 DEFAULT_OAUTH_BASE_URL = "https://my.bigcartel.com"
@@ -263,31 +262,11 @@ def _oauth_error_words(response: requests.Response) -> str:
 # --- the env file -----------------------------------------------------------------------------
 
 
-def _split_assignment(line: str) -> tuple[str, str] | None:
-    stripped = line.strip()
-    if not stripped or stripped.startswith("#") or "=" not in stripped:
-        return None
-    key, value = stripped.split("=", 1)
-    key = key.strip()
-    if key.startswith("export "):
-        key = key[len("export ") :].strip()
-    return key, value.strip()
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] == "'":
-        return value[1:-1]
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    return value
-
-
-def _parse_accounts(name: str, value: str, env_file: Path) -> list[dict[str, str]]:
-    text = _unquote(value)
-    if not text:
+def _parse_accounts(name: str, value: str | None, env_file: Path) -> list[dict[str, str]]:
+    if not value:
         return []
     try:
-        accounts = json.loads(text)
+        accounts = json.loads(value)
     except ValueError:
         accounts = None
     if not isinstance(accounts, list) or not all(
@@ -300,63 +279,28 @@ def _parse_accounts(name: str, value: str, env_file: Path) -> list[dict[str, str
     return [{**entry, "account_id": str(entry["account_id"])} for entry in accounts]
 
 
-def _format(name: str, accounts: list[dict[str, str]]) -> str:
-    """Single quotes: dotenv (Meltano) reads the JSON inside literally."""
-    return f"{name}='{json.dumps(accounts, separators=(',', ':'))}'"
-
-
 def update_env_file(env_file: Path, *, add: Grant | None = None, remove: str | None = None) -> bool:
     """Add or remove one shop in both variables, keeping every other line as it was.
 
-    Written to a temp file in the same directory and renamed over the old one, so a crash never
-    leaves half a file, and created with mode 0600 because it holds tokens. Returns whether the
-    removed shop was present.
+    Read, changed and written under the env file's lock, so connects running at the same time
+    all land; the write is atomic, with mode 0600 because the file holds tokens (see
+    ``envfile``). Returns whether the removed shop was present.
     """
-    lines = env_file.read_text().splitlines() if env_file.exists() else []
+    target = add.account_id if add else remove
     found = False
-    seen: set[str] = set()
-    output: list[str] = []
-    for line in lines:
-        assignment = _split_assignment(line)
-        if assignment is None or assignment[0] not in ENV_VARS or assignment[0] in seen:
-            output.append(line)
-            continue
-        name, value = assignment
-        seen.add(name)
-        accounts = _parse_accounts(name, value, env_file)
-        target = add.account_id if add else remove
-        kept = [entry for entry in accounts if entry["account_id"] != target]
-        found = found or len(kept) != len(accounts)
-        if add:
-            kept.append({"account_id": add.account_id, "access_token": add.access_token})
-        output.append(_format(name, kept))
-    if add:
-        output.extend(
-            _format(name, [{"account_id": add.account_id, "access_token": add.access_token}])
-            for name in ENV_VARS
-            if name not in seen
-        )
-    elif not found:
-        return False
-    _write_atomically(env_file, "".join(f"{line}\n" for line in output))
-    return found
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    directory = path.resolve().parent
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
+        with envfile.edit(env_file) as env:
+            for name in ENV_VARS:
+                accounts = _parse_accounts(name, env.get(name), env_file)
+                kept = [entry for entry in accounts if entry["account_id"] != target]
+                found = found or len(kept) != len(accounts)
+                if add:
+                    kept.append({"account_id": add.account_id, "access_token": add.access_token})
+                if kept != accounts:
+                    env.set(name, json.dumps(kept, separators=(",", ":")))
+    except OSError as error:
+        raise ConnectError(f"Cannot update {env_file}: {error.strerror or error}.") from None
+    return found
 
 
 # --- the CLI ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import typing as t
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import dotenv
 import pytest
 import requests
 
@@ -128,13 +129,16 @@ def cli_args(sandbox: Sandbox, env_file: Path, *extra: str) -> list[str]:
 
 
 def stored(env_file: Path) -> dict[str, list[dict[str, str]]]:
-    values = {}
-    for line in env_file.read_text().splitlines():
-        name, _, value = line.partition("=")
-        if name in ENV_VARS:
-            assert value.startswith("'") and value.endswith("'")
-            values[name] = json.loads(value[1:-1])
-    return values
+    """The accounts as Meltano sees them: through python-dotenv, the last assignment winning."""
+    values = dotenv.dotenv_values(env_file)
+    return {name: json.loads(values[name] or "[]") for name in ENV_VARS if name in values}
+
+
+def leftovers(directory: Path, name: str = ".env") -> list[str]:
+    """Files other than the env file and its lock: a temp file left behind would show here."""
+    return sorted(
+        path.name for path in directory.iterdir() if path.name not in {name, f"{name}.lock"}
+    )
 
 
 def accounts_status(sandbox: Sandbox, token: str) -> requests.Response:
@@ -181,7 +185,7 @@ def test_connect_stores_a_working_token(sandbox: Sandbox, tmp_path: Path) -> Non
     assert str(shop.account_id) in "".join(cli.stdout)
     assert_no_secrets(cli, entry["access_token"])
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
-    assert [path.name for path in tmp_path.iterdir()] == [".env"]  # no temp file left
+    assert leftovers(tmp_path) == []
 
 
 def test_default_env_file_is_in_the_cwd(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -365,3 +369,239 @@ def test_an_unusable_webhook_store_is_reported_after_storing_the_token(
     assert "bigcartel-webhooks reconnect" in "".join(cli.stderr)
     assert "s3cret-pw" not in cli.output()
     assert set(stored(env_file)) == set(ENV_VARS)
+
+
+# --- editing the env file: concurrency, the assignment in effect, symlinks ----------------------
+
+
+@pytest.fixture
+def four_shops() -> t.Iterator[Sandbox]:
+    config = SandboxConfig(
+        shops=4,
+        orders_per_shop=1,
+        products_per_shop=1,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+    )
+    with Sandbox(config) as sb:
+        yield sb
+
+
+def follow_together(urls: list[str]) -> None:
+    """The browser follows every redirect at the same moment, so the CLIs store at once."""
+    barrier = threading.Barrier(len(urls))
+    errors: list[BaseException] = []
+
+    def follow(url: str) -> None:
+        try:
+            barrier.wait(timeout=WAIT)
+            requests.get(url, timeout=WAIT)
+        except BaseException as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=follow, args=(url,)) for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=WAIT)
+    assert errors == []
+
+
+def test_concurrent_connects_to_one_env_file_all_land(four_shops: Sandbox, tmp_path: Path) -> None:
+    """Four CLIs get their codes, then all four redirects are released at once, ten times."""
+    sandbox = four_shops
+    expected = sorted(str(shop.account_id) for shop in sandbox.shops)
+    for attempt in range(10):
+        env_file = tmp_path / str(attempt) / ".env"
+        env_file.parent.mkdir()
+        env_file.write_text("# shops\nFOO=bar\n")
+        clis = [Cli(cli_args(sandbox, env_file), env_file.parent) for _ in sandbox.shops]
+        redirects = []
+        for cli, shop in zip(clis, sandbox.shops, strict=True):
+            sandbox.store.authorize_account_id = shop.account_id
+            answer = requests.get(cli.authorize_url(), allow_redirects=False, timeout=WAIT)
+            assert answer.status_code == 302, answer.text
+            redirects.append(answer.headers["Location"])
+
+        follow_together(redirects)
+        for cli in clis:
+            assert cli.finish() == 0, cli.output()
+
+        values = stored(env_file)
+        for name in ENV_VARS:
+            landed = sorted(entry["account_id"] for entry in values[name])
+            assert landed == expected, f"attempt {attempt}: {name} has {landed}"
+        assert env_file.read_text().startswith("# shops\nFOO=bar\n")
+        assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+        assert leftovers(env_file.parent) == []
+        tokens = [entry["access_token"] for entry in values[ENV_VARS[0]]]
+        for cli in clis:
+            assert_no_secrets(cli, *tokens)
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from tap_bigcartel.connect import Grant, update_env_file
+
+env_file, first, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+print("ready", flush=True)
+sys.stdin.readline()
+for account in range(first, first + count):
+    update_env_file(env_file, add=Grant(account_id=str(account), access_token=f"t{account}"))
+"""
+
+
+@pytest.mark.parametrize("kind", ["processes", "threads"])
+def test_concurrent_writers_lose_no_shop(kind: str, tmp_path: Path) -> None:
+    """Writers started together, each adding its own 25 shops: none may be lost."""
+    env_file = tmp_path / ".env"
+    writers, per_writer = 4, 25
+    if kind == "processes":
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, str(env_file), str(n * 100), str(per_writer)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for n in range(writers)
+        ]
+        for proc in procs:  # every writer has imported everything before any starts
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.close()
+        assert [proc.wait(timeout=WAIT) for proc in procs] == [0] * writers
+    else:
+        barrier = threading.Barrier(writers)
+        errors: list[BaseException] = []
+
+        def write(first: int) -> None:
+            try:
+                barrier.wait(timeout=WAIT)
+                for account in range(first, first + per_writer):
+                    grant = Grant(account_id=str(account), access_token=f"t{account}")
+                    update_env_file(env_file, add=grant)
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=write, args=(n * 100,)) for n in range(writers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=WAIT)
+        assert errors == []
+
+    expected = sorted(str(n * 100 + i) for n in range(writers) for i in range(per_writer))
+    values = stored(env_file)
+    for name in ENV_VARS:
+        assert sorted(entry["account_id"] for entry in values[name]) == expected
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert leftovers(tmp_path) == []
+
+
+def test_the_assignment_in_effect_is_updated(sandbox: Sandbox, tmp_path: Path) -> None:
+    """dotenv reads the last of repeated assignments, so that is the one to edit."""
+    env_file = tmp_path / ".env"
+    before = [
+        "# old shops, overridden below",
+        """TAP_BIGCARTEL_ACCOUNTS='[{"account_id":"1","access_token":"overridden"}]'""",
+        "FOO=bar  # a comment",
+        """export TAP_BIGCARTEL_ACCOUNTS='[{"account_id":"7","access_token":"in-effect"}]'"""
+        "  # managed by tap-bigcartel-connect",
+        "TARGET_FULFILLMENT_ACCOUNTS=",
+        """TARGET_FULFILLMENT_ACCOUNTS='[{"account_id":"7","access_token":"in-effect"}]'""",
+        "",
+        "# the end",
+    ]
+    env_file.write_text("\n".join(before) + "\n")
+    env_file.chmod(0o644)
+    cli = connect(sandbox, env_file)
+
+    shop = str(sandbox.shops[0].account_id)
+    after = env_file.read_text().splitlines()
+    assert len(after) == len(before)
+    for index in (0, 1, 2, 4, 6, 7):
+        assert after[index] == before[index]
+    assert after[3].startswith("export TAP_BIGCARTEL_ACCOUNTS=")
+    assert after[3].endswith("'  # managed by tap-bigcartel-connect")
+    assert after[5].startswith("TARGET_FULFILLMENT_ACCOUNTS=")
+    values = stored(env_file)
+    for name in ENV_VARS:
+        assert [entry["account_id"] for entry in values[name]] == ["7", shop]
+    assert dotenv.dotenv_values(env_file)["FOO"] == "bar"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert_no_secrets(cli, values[ENV_VARS[0]][1]["access_token"])
+
+
+def test_a_symlinked_env_file_stays_a_symlink(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The link is kept and its target, where the settings really live, is what is updated."""
+    real = tmp_path / "config" / "shops.env"
+    real.parent.mkdir()
+    real.write_text("# shared settings\nFOO=bar\n")
+    real.chmod(0o644)
+    env_file = tmp_path / ".env"
+    link = os.path.join("config", "shops.env")
+    env_file.symlink_to(link)
+    cli = connect(sandbox, env_file)
+
+    assert env_file.is_symlink()
+    assert os.readlink(env_file) == link
+    [entry] = stored(real)[ENV_VARS[0]]
+    assert entry["account_id"] == str(sandbox.shops[0].account_id)
+    assert stored(real)[ENV_VARS[1]] == [entry]
+    assert real.read_text().startswith("# shared settings\nFOO=bar\n")
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    assert leftovers(real.parent, "shops.env") == []
+    assert_no_secrets(cli, entry["access_token"])
+
+
+def test_revoke_edits_the_assignment_in_effect(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    first = """TAP_BIGCARTEL_ACCOUNTS='[{"account_id":"1","access_token":"a"}]'\n"""
+    env_file.write_text(
+        first + """TAP_BIGCARTEL_ACCOUNTS='[{"account_id":"2","access_token":"b"}]'\n"""
+    )
+    assert update_env_file(env_file, remove="2") is True
+    assert env_file.read_text().startswith(first)
+    assert stored(env_file) == {"TAP_BIGCARTEL_ACCOUNTS": []}
+    assert update_env_file(env_file, remove="1") is False
+
+
+def test_a_multiline_value_that_looks_like_an_assignment_is_left_alone(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    certificate = "-----BEGIN-----\nTAP_BIGCARTEL_ACCOUNTS=not json\n-----END-----"
+    text = f'# a certificate\nCERT="{certificate}"\n'
+    env_file.write_text(text)
+    update_env_file(env_file, add=Grant(account_id="2", access_token="b"))
+    assert env_file.read_text().startswith(text)
+    assert dotenv.dotenv_values(env_file)["CERT"] == certificate
+    for name in ENV_VARS:
+        assert stored(env_file)[name] == [{"account_id": "2", "access_token": "b"}]
+
+
+def test_quotes_and_backslashes_in_a_token_survive(tmp_path: Path) -> None:
+    """The stored line must read back through dotenv exactly, whatever the token holds."""
+    env_file = tmp_path / ".env"
+    odd = Grant(account_id="3", access_token="a'b\\c\"d\\'e")
+    update_env_file(env_file, add=odd)
+    update_env_file(env_file, add=Grant(account_id="4", access_token="f"))
+    for name in ENV_VARS:
+        assert stored(env_file)[name] == [
+            {"account_id": "3", "access_token": odd.access_token},
+            {"account_id": "4", "access_token": "f"},
+        ]
+
+
+def test_line_endings_and_a_byte_order_mark_are_kept(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_bytes(b"\xef\xbb\xbfA=1\r\nTAP_BIGCARTEL_ACCOUNTS= # none yet\r\nB='x #y' # z")
+    update_env_file(env_file, add=Grant(account_id="2", access_token="b"))
+    entry = '[{"account_id":"2","access_token":"b"}]'
+    assert env_file.read_bytes().decode() == (
+        f"\ufeffA=1\r\nTAP_BIGCARTEL_ACCOUNTS='{entry}' # none yet\r\nB='x #y' # z\n"
+        f"TARGET_FULFILLMENT_ACCOUNTS='{entry}'\n"
+    )
+    assert dotenv.dotenv_values(env_file)["B"] == "x #y"
