@@ -60,9 +60,6 @@ class Settings:
     max_concurrency: int
     dry_run: bool
     notify_customer: bool
-    #: Leave rows in ``submitting`` alone until they are this old: with a shared ledger another
-    #: worker may be submitting them right now.
-    reconcile_after_seconds: float = 0.0
     #: Shops not to write back to, with the reason: they deauthorized the app (webhook store).
     disconnected: Mapping[str, str] = field(default_factory=dict)
 
@@ -99,9 +96,12 @@ class Fulfillment:
     # Settling interrupted submits
 
     def reconcile(self) -> None:
-        """Settle every ``submitting`` row by asking the warehouse whether it has the key."""
-        grace = dt.timedelta(seconds=self.settings.reconcile_after_seconds)
-        for entry in self.ledger.in_doubt(self.backend.name, older_than=grace):
+        """Settle the ``submitting`` rows of gone workers by asking the warehouse for the key.
+
+        Rows of workers still running are theirs (``Ledger.in_doubt``): settling one while its
+        request is in flight would send the order twice or fail an order the warehouse has.
+        """
+        for entry in self.ledger.in_doubt(self.backend.name):
             where = entry.order_key
             try:
                 remote = self.backend.lookup(entry.order_key)
@@ -135,11 +135,12 @@ class Fulfillment:
     # Deciding and sending
 
     def evaluate(self) -> None:
-        """Decide every order received since it was last looked at, and every held order."""
+        """Decide every order received since it was last looked at, every held order and every
+        order that failed before."""
         with ThreadPoolExecutor(max_workers=self.settings.max_concurrency) as pool:
             in_flight: set[Future] = set()
             for record in self._orders_to_evaluate():
-                job = self._decide(record)
+                job = self._decide_safely(record)
                 if job is None:
                     continue
                 if len(in_flight) >= 2 * self.settings.max_concurrency:
@@ -151,15 +152,32 @@ class Fulfillment:
                 future.result()
 
     def _orders_to_evaluate(self) -> Iterator[Record]:
-        held = set()
-        for entry in self.ledger.by_state("held"):
+        seen = set()
+        for entry in self.ledger.entries(states=("held", "failed")):
             record = self.cache.get(entry.account_id, entry.order_id)
             if record is not None:
-                held.add((entry.account_id, entry.order_id))
+                seen.add((entry.account_id, entry.order_id))
                 yield record
         for record in self.cache.pending():
-            if (str(record["account_id"]), str(record["id"])) not in held:
+            if (str(record["account_id"]), str(record["id"])) not in seen:
                 yield record
+
+    def _decide_safely(self, record: Record) -> Callable[[], None] | None:
+        """``_decide``, with an unexpected error kept at its order: recorded in the ledger as
+        ``failed`` (retried every run) and reported, while the other orders go on."""
+        try:
+            return self._decide(record)
+        except Exception as error:
+            account_id, order_id = str(record["account_id"]), str(record["id"])
+            key = order_key(account_id, order_id)
+            note = f"unexpected {type(error).__name__} while deciding: {error}"[:500]
+            # The message may quote the record; only the key and the error's type are logged.
+            self.logger.error("%s: unexpected %s while deciding", key, type(error).__name__)
+            if not self.settings.dry_run:
+                self.ledger.record_error(account_id, order_id, note)
+            self.cache.mark_evaluated(account_id, order_id)
+            self.summary.count("failed", key, note)
+            return None
 
     def _decide(self, record: Record) -> Callable[[], None] | None:
         """Apply the rules to one order; return the send job, if it is to be sent."""
@@ -220,6 +238,13 @@ class Fulfillment:
         """
         try:
             self._submit(order, entry, payload_hash)
+        except Exception as error:
+            # A claimed row stays ``submitting``: once this worker is gone, the next run settles
+            # it by lookup. An order not yet claimed is recorded ``failed``, to be tried again.
+            note = f"unexpected {type(error).__name__} while sending: {error}"[:500]
+            self.logger.error("%s: unexpected %s while sending", order.key, type(error).__name__)
+            self.ledger.record_error(order.account_id, order.order_id, note)
+            self.summary.count("failed", order.key, note)
         finally:
             self.cache.mark_evaluated(order.account_id, order.order_id)
 
@@ -230,7 +255,7 @@ class Fulfillment:
             self.summary.count("skipped")
             return
         try:
-            backend_order_id = self.backend.submit(order)
+            backend_order_id = self._backend_submit(order)
         except OrderLockedError as error:
             # The warehouse has the order and will not take changes: keep what it has.
             previous_hash = entry.payload_hash if entry else payload_hash
@@ -264,6 +289,17 @@ class Fulfillment:
             return
         self.ledger.confirm_submitted(account_id, order_id, backend_order_id, payload_hash)
         self.summary.count("updated" if update else "sent")
+
+    def _backend_submit(self, order: FulfillmentOrder) -> str:
+        """``backend.submit``; an error the backend did not declare leaves it unknown whether
+        the order arrived, so it is handled as an ambiguous answer: looked up, never dropped."""
+        try:
+            return self.backend.submit(order)
+        except (AmbiguousSubmitError, BackendError):
+            raise
+        except Exception as error:
+            self.logger.error("%s: unexpected %s while submitting", order.key, type(error).__name__)
+            raise AmbiguousSubmitError(f"unexpected {type(error).__name__}: {error}") from error
 
     def _lookup_quietly(self, key: str) -> RemoteOrder | None:
         try:

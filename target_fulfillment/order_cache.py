@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 
 import sqlalchemy as sa
 from singer_sdk.singerlib.json import deserialize_json, serialize_json
+from sqlalchemy.dialects import postgresql, sqlite
 
 Record = dict[str, t.Any]
 
@@ -40,6 +41,12 @@ def _updated_at(record: Record) -> str:
     return str(value or "")
 
 
+def _document(record: Record) -> str:
+    """The record as ASCII JSON: NUL bytes and lone surrogates become escapes any database
+    stores, and reading it back gives the same text, for validation to hold the order by."""
+    return serialize_json(record, ensure_ascii=True)
+
+
 class OrderCache:
     """Order documents keyed by (account, order), newest ``updated_at`` wins."""
 
@@ -53,29 +60,32 @@ class OrderCache:
             metadata.create_all(engine)
 
     def put_many(self, records: Iterable[Record]) -> int:
-        """Store each order unless an equally new or newer version is stored; returns how many."""
+        """Store each order unless an equally new or newer version is stored; returns how many.
+
+        One upsert per order, its comparison inside the statement: workers storing the same order
+        at once neither fail on the key nor let an older version win.
+        """
+        insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
         stored = 0
         now = dt.datetime.now(dt.timezone.utc)
         with self._engine.begin() as connection:
             for record in records:
-                key = {"account_id": str(record["account_id"]), "order_id": str(record["id"])}
-                updated_at = _updated_at(record)
-                current = connection.execute(
-                    sa.select(documents.c.updated_at).filter_by(**key)
-                ).scalar_one_or_none()
                 values = {
-                    "updated_at": updated_at,
-                    "document": serialize_json(record),
+                    "updated_at": _updated_at(record),
+                    "document": _document(record),
                     "needs_evaluation": True,
                     "received_at": now,
                 }
-                if current is None:
-                    connection.execute(documents.insert().values(**key, **values))
-                elif updated_at > current:
-                    connection.execute(documents.update().filter_by(**key).values(**values))
-                else:
-                    continue
-                stored += 1
+                statement = insert(documents).values(
+                    account_id=str(record["account_id"]), order_id=str(record["id"]), **values
+                )
+                upsert = statement.on_conflict_do_update(
+                    index_elements=["account_id", "order_id"],
+                    set_=values,
+                    where=statement.excluded.updated_at > documents.c.updated_at,
+                )
+                result = connection.execute(upsert.execution_options(preserve_rowcount=True))
+                stored += result.rowcount
         return stored
 
     def pending(self) -> Iterator[Record]:

@@ -15,6 +15,15 @@ from dataclasses import dataclass
 from target_fulfillment.backends.base import Address, FulfillmentOrder, LineItem
 from target_fulfillment.shipping import carrier_service, shipping_code
 from target_fulfillment.sku import derive_sku
+from target_fulfillment.validation import (
+    amount,
+    id_text,
+    record_id_problem,
+    shown,
+    sku_problem,
+    text_problem,
+    whole_number,
+)
 
 Record = Mapping[str, t.Any]
 
@@ -57,21 +66,35 @@ def is_voided(order: Record) -> bool:
     return order.get("payment_status") in VOIDED
 
 
-def _text(value: t.Any) -> str | None:
+def _text(value: t.Any, where: str, field: str) -> str | None:
+    """A text field, stripped; raises naming ``where`` and the field (never the value, which may
+    be a customer's) for what no warehouse field can hold."""
     if value is None:
         return None
+    if isinstance(value, Mapping | list | tuple | bool):
+        raise InvalidOrderError(f"{where}: {field} is not text")
     text = str(value).strip()
+    problem = text_problem(text)
+    if problem:
+        raise InvalidOrderError(f"{where}: {field} {problem}")
     return text or None
 
 
-def _money(order: Record, field: str) -> decimal.Decimal:
+def _field(order: Record, field: str) -> str | None:
+    return _text(order.get(field), f"order {order.get('id')}", field)
+
+
+def _money(order: Record, field: str, *, default: str | None = None) -> decimal.Decimal:
     value = order.get(field)
-    try:
-        return decimal.Decimal(str(value if value is not None else "0"))
-    except decimal.InvalidOperation:
+    if value is None:
+        value = default
+    number = amount(value)
+    if number is None:
         raise InvalidOrderError(
-            f"order {order.get('id')}: field '{field}' holds {value!r}, not an amount"
-        ) from None
+            f"order {order.get('id')}: {field} {shown(value)} is not an amount"
+            " (a finite number, not negative)"
+        )
+    return number
 
 
 def _timestamp(value: t.Any) -> dt.datetime | None:
@@ -93,8 +116,77 @@ def _require(order: Record, field: str) -> t.Any:
 def _country(order: Record) -> str | None:
     country = order.get("shipping_country")
     if isinstance(country, Mapping):
-        return _text(country.get("id"))
-    return _text(country)
+        country = country.get("id")
+    return _text(country, f"order {order.get('id')}", "shipping_country")
+
+
+@dataclass(frozen=True)
+class _Item:
+    """A line item whose numbers have been checked."""
+
+    item_id: str
+    product_id: str
+    option_id: str | None
+    quantity: int
+    unit_price: decimal.Decimal
+    record: Record
+
+
+def _items(order: Record) -> list[_Item]:
+    """The order's line items, each checked; raises naming the first item and field at fault.
+
+    Items already shipped in full (``quantity_unshipped`` 0) are left out: the warehouse ships
+    only what is left.
+    """
+    items = _require(order, "items")
+    if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
+        raise InvalidOrderError(f"order {order.get('id')}: items is not a list of line items")
+    checked, seen = [], set()
+    for item in items:
+        problem = record_id_problem(item.get("id"), "line item")
+        if problem:
+            raise InvalidOrderError(f"order {order.get('id')}: {problem}")
+        where = f"item {item['id']}"
+        if str(item["id"]) in seen:
+            raise InvalidOrderError(f"{where}: the line item id appears twice in the order")
+        seen.add(str(item["id"]))
+        quantity = whole_number(item.get("quantity"))
+        if quantity is None:
+            raise InvalidOrderError(
+                f"{where}: quantity {shown(item.get('quantity'))} is not a whole number"
+            )
+        if quantity < 1:
+            raise InvalidOrderError(f"{where}: quantity {quantity} is not positive")
+        unshipped_value = item.get("quantity_unshipped")
+        unshipped = quantity if unshipped_value is None else whole_number(unshipped_value)
+        if unshipped is None:
+            raise InvalidOrderError(
+                f"{where}: quantity_unshipped {shown(unshipped_value)} is not a whole number"
+            )
+        if not 0 <= unshipped <= quantity:
+            raise InvalidOrderError(
+                f"{where}: quantity_unshipped {unshipped} is not between 0 and quantity {quantity}"
+            )
+        price = amount(item.get("price"))
+        if price is None:
+            raise InvalidOrderError(
+                f"{where}: price {shown(item.get('price'))} is not an amount"
+                " (a finite number, not negative)"
+            )
+        product = item.get("product")
+        product_id = id_text(product.get("id") if isinstance(product, Mapping) else None)
+        product_id = product_id or id_text(item.get("product_id"))
+        if product_id is None:
+            raise InvalidOrderError(f"{where}: names no product")
+        option = item.get("product_option")
+        option_id = id_text(option.get("id") if isinstance(option, Mapping) else None)
+        if unshipped:
+            checked.append(_Item(str(item["id"]), product_id, option_id, unshipped, price, item))
+    if not checked:
+        raise InvalidOrderError(
+            f"order {order.get('id')}: no item is left to ship (quantity_unshipped is 0 on all)"
+        )
+    return checked
 
 
 def build_order(
@@ -108,28 +200,27 @@ def build_order(
     """The warehouse order for an eligible Big Cartel order, or a :class:`Hold`.
 
     An order is sent whole or not at all: one item whose SKU cannot be derived holds the order.
-    Raises :class:`InvalidOrderError` for a record that is not a usable order at all.
+    Raises :class:`InvalidOrderError`, naming the item and field, for a record that cannot be
+    sent as it is (impossible quantities, amounts that are not money, text that is not text).
     """
     order_id = str(_require(order, "id"))
     account_id = str(_require(order, "account_id"))
-    items = _require(order, "items")
 
     lines, reasons = [], []
-    for item in items:
-        product_id = _text((item.get("product") or {}).get("id")) or _text(item.get("product_id"))
-        option_id = _text((item.get("product_option") or {}).get("id"))
-        if product_id is None:
-            raise InvalidOrderError(f"order {order_id}: item {item.get('id')} names no product")
-        known = product(product_id)
-        if known is None and product_id not in sku_overrides:
-            reasons.append(f"product {product_id} is not in the catalog (no products record yet)")
+    for item in _items(order):
+        where = f"item {item.item_id}"
+        known = product(item.product_id)
+        if known is None and item.product_id not in sku_overrides:
+            reasons.append(
+                f"product {item.product_id} is not in the catalog (no products record yet)"
+            )
             continue
-        option_name = (known.options.get(option_id) if known and option_id else None) or _text(
-            item.get("product_option_name")
-        )
+        option_name = (
+            known.options.get(item.option_id) if known and item.option_id else None
+        ) or _text(item.record.get("product_option_name"), where, "product_option_name")
         result = derive_sku(
-            product_id=product_id,
-            option_id=option_id,
+            product_id=item.product_id,
+            option_id=item.option_id,
             description=known.description if known else None,
             option_name=option_name,
             option_count=len(known.options) if known else 1,
@@ -138,14 +229,17 @@ def build_order(
         if result.sku is None:
             reasons.append(str(result.reason))
             continue
-        quantity = item.get("quantity_unshipped")
+        problem = sku_problem(result.sku)
+        if problem:
+            reasons.append(f"{where}: {problem}")
+            continue
         lines.append(
             LineItem(
-                line_item_key=str(_require(item, "id")),
+                line_item_key=item.item_id,
                 sku=result.sku,
-                name=str(item.get("product_name") or result.sku),
-                quantity=int(quantity if quantity is not None else _require(item, "quantity")),
-                unit_price=decimal.Decimal(str(item.get("price") or "0")),
+                name=_text(item.record.get("product_name"), where, "product_name") or result.sku,
+                quantity=item.quantity,
+                unit_price=item.unit_price,
                 option_name=option_name,
             )
         )
@@ -161,21 +255,21 @@ def build_order(
     name = " ".join(
         part
         for part in (
-            _text(order.get("customer_first_name")),
-            _text(order.get("customer_last_name")),
+            _field(order, "customer_first_name"),
+            _field(order, "customer_last_name"),
         )
         if part
     )
     address = Address(
         name=name or None,
         company=None,
-        street1=_text(order.get("shipping_address_1")),
-        street2=_text(order.get("shipping_address_2")),
-        city=_text(order.get("shipping_city")),
-        state=_text(order.get("shipping_state")),
-        postal_code=_text(order.get("shipping_zip")),
+        street1=_field(order, "shipping_address_1"),
+        street2=_field(order, "shipping_address_2"),
+        city=_field(order, "shipping_city"),
+        state=_field(order, "shipping_state"),
+        postal_code=_field(order, "shipping_zip"),
         country=destination,
-        phone=_text(order.get("customer_phone_number")),
+        phone=_field(order, "customer_phone_number"),
     )
     if not (address.name and address.street1 and address.city):
         return Hold(f"order {order_id} has an incomplete shipping address (name, street, city)")
@@ -189,13 +283,17 @@ def build_order(
         or _timestamp(order.get("created_at"))
         or dt.datetime.now(dt.timezone.utc),
         payment_date=completed,
-        customer_email=_text(order.get("customer_email")),
+        customer_email=_field(order, "customer_email"),
         ship_to=address,
         bill_to=address,
         items=tuple(lines),
         amount_paid=_money(order, "total"),
-        shipping_amount=_money(order, "shipping_total"),
-        currency=_text(currency.get("id")) if isinstance(currency, Mapping) else _text(currency),
+        shipping_amount=_money(order, "shipping_total", default="0"),
+        currency=_text(
+            currency.get("id") if isinstance(currency, Mapping) else currency,
+            f"order {order_id}",
+            "currency",
+        ),
         shipping_code=code,
         carrier_code=service.carrier_code,
         service_code=service.service_code,

@@ -9,9 +9,14 @@ products).
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Callable
 
+import sqlalchemy as sa
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import DatetimeErrorTreatmentEnum
+
+from target_fulfillment.ledger import describe_error
+from target_fulfillment.validation import key_problem, record_id_problem, storable_text
 
 if t.TYPE_CHECKING:
     from target_fulfillment.target import TargetFulfillment
@@ -43,23 +48,48 @@ class _LedgerSink(BatchSink):
     def _records(self, context: dict) -> list[dict]:
         return context.get("records") or []
 
+    def _keyed(self, context: dict, account_field: str = "account_id") -> list[dict]:
+        """The batch's records that can be keyed; the others are kept as rejected records."""
+        keyed = []
+        for record in self._records(context):
+            problem = key_problem(record.get(account_field), record.get("id"), self.stream_name)
+            if problem:
+                self._target.reject(self.stream_name, record, problem)
+            else:
+                keyed.append(record)
+        return keyed
+
+    def _store_each(self, records: list[dict], store: Callable[[dict], None]) -> None:
+        """Store record by record; one the database refuses is rejected, the others go on.
+
+        The reason is the database's own first line (``describe_error``): never the statement's
+        parameters, which hold customer data.
+        """
+        for record in records:
+            try:
+                store(record)
+            except (sa.exc.StatementError, sa.exc.DBAPIError, ValueError) as error:
+                reason = f"the ledger could not store it: {describe_error(error)}"
+                self._target.reject(self.stream_name, record, reason)
+
 
 class AccountsSink(_LedgerSink):
     """Each shop's country decides which orders are domestic."""
 
     def process_batch(self, context: dict) -> None:
         ledger = self._target.ledger
-        for record in self._records(context):
-            account_id = str(record.get("account_id") or record.get("id") or "")
-            if not account_id:
-                self.logger.error("accounts record without an id was ignored")
-                continue
+
+        def store(record: dict) -> None:
             country = record.get("country") or {}
+            code = country.get("id") if isinstance(country, dict) else country
             ledger.upsert_shop(
-                account_id,
-                (country.get("id") if isinstance(country, dict) else country) or None,
-                record.get("store_name"),
+                str(record["id"]),
+                _catalog_text(code, 64),
+                _catalog_text(record.get("store_name")),
             )
+
+        # An accounts record is the shop itself: its id is the account id.
+        self._store_each(self._keyed(context, account_field="id"), store)
 
 
 class ProductsSink(_LedgerSink):
@@ -76,46 +106,65 @@ class ProductsSink(_LedgerSink):
 
     def process_batch(self, context: dict) -> None:
         ledger = self._target.ledger
-        for record in self._records(context):
+        products = []
+        for record in self._keyed(context):
             if record.get("_sdc_deleted_at"):
                 continue
-            account_id, product_id = record.get("account_id"), record.get("id")
-            if not account_id or not product_id:
-                self.logger.error(
-                    "products record without account_id or id was ignored (id %r)", product_id
-                )
-                continue
-            options = [
-                (str(option["id"]), str(option.get("name") or ""))
-                for option in record.get("options") or []
-                if isinstance(option, dict) and option.get("id") is not None
-            ]
+            problem = _options_problem(record.get("options") or [])
+            if problem:
+                self._target.reject(self.stream_name, record, f"products record: {problem}")
+            else:
+                products.append(record)
+
+        def store(record: dict) -> None:
             updated_at = record.get("updated_at")
             ledger.upsert_product(
-                str(account_id),
-                str(product_id),
-                record.get("name"),
-                record.get("description"),
-                options,
+                str(record["account_id"]),
+                str(record["id"]),
+                _catalog_text(record.get("name")),
+                _catalog_text(record.get("description")),
+                [
+                    (str(option["id"]), _catalog_text(option.get("name")) or "")
+                    for option in record.get("options") or []
+                ],
                 updated_at.isoformat() if hasattr(updated_at, "isoformat") else updated_at,
             )
+
+        self._store_each(products, store)
 
 
 class OrdersSink(_LedgerSink):
     """Orders go to the durable order cache; the run's end decides what to send."""
 
     def process_batch(self, context: dict) -> None:
-        valid = []
-        for record in self._records(context):
-            if not record.get("account_id") or not record.get("id"):
-                self._target.summary.count(
-                    "failed",
-                    f"orders record {record.get('id')!r}",
-                    "order record without account_id or id; not stored",
-                )
-                continue
-            valid.append(record)
-        self._target.order_cache.put_many(valid)
+        cache = self._target.order_cache
+        records = self._keyed(context)
+        try:
+            cache.put_many(records)
+        except (sa.exc.StatementError, sa.exc.DBAPIError):
+            # Find the one the database refuses; the batch's transaction stored none of them.
+            self._store_each(records, lambda record: cache.put_many([record]))
+
+
+def _options_problem(options: t.Any) -> str | None:
+    if not isinstance(options, list):
+        return "options is not a list"
+    for option in options:
+        problem = record_id_problem(
+            option.get("id") if isinstance(option, dict) else None, "option"
+        )
+        if problem:
+            return problem
+    return None
+
+
+def _catalog_text(value: t.Any, limit: int | None = None) -> str | None:
+    """Catalog text any database stores (``storable_text``); a SKU made of a replaced
+    character is then held by the order rules, not sent."""
+    if value is None:
+        return None
+    text = storable_text(value if isinstance(value, str) else str(value))
+    return text[:limit] if limit and text else text
 
 
 class IgnoredSink(BatchSink):

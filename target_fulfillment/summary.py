@@ -1,4 +1,8 @@
-"""The run summary a seller reads on stderr: what was sent, held and why, shipped, failed."""
+"""The run summary a seller reads on stderr: what was sent, held and why, shipped, failed.
+
+Held orders and rejected records need a person but do not fail the run; a send or write-back
+that failed after its retries does, and ``failure_line`` names each one.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ OUTCOMES = (
     "sent",
     "updated",
     "held",
+    "rejected",
     "skipped",
     "cancelled",
     "shipped",
@@ -44,24 +49,36 @@ class RunSummary:
             if target is not None:
                 target[key] = note
 
-    def render(self, all_holds: dict[str, str]) -> str:
-        """The summary text; ``all_holds`` lists every order on hold, not just this run's."""
+    def render(self, all_holds: dict[str, str], all_rejected: dict[str, str]) -> str:
+        """The summary text; ``all_holds`` and ``all_rejected`` list every order on hold and
+        every rejected record, not just this run's."""
         title = "target-fulfillment run summary" + (
             " (dry run: nothing sent)" if self.dry_run else ""
         )
         lines = [title]
         lines += [f"  {outcome:<13}{self.counts.get(outcome, 0):>7}" for outcome in OUTCOMES]
-        if all_holds:
-            lines.append(f"  orders on hold ({len(all_holds)}):")
-            shown = sorted(all_holds.items())[:MAX_HOLDS_LISTED]
-            lines += [f"    {key}: {reason}" for key, reason in shown]
-            if len(all_holds) > len(shown):
-                lines.append(
-                    f"    ... and {len(all_holds) - len(shown)} more: "
-                    "target-fulfillment-admin holds lists them all"
-                )
+        for heading, listed in (
+            ("orders on hold", all_holds),
+            ("records rejected, not stored as orders", all_rejected),
+        ):
+            if listed:
+                lines.append(f"  {heading} ({len(listed)}):")
+                shown = sorted(listed.items())[:MAX_HOLDS_LISTED]
+                lines += [f"    {key}: {reason}" for key, reason in shown]
+                if len(listed) > len(shown):
+                    lines.append(
+                        f"    ... and {len(listed) - len(shown)} more: "
+                        "target-fulfillment-admin holds lists them all"
+                    )
         for heading, notes in (("failed", self.failures), ("needs attention", self.reports)):
             if notes:
                 lines.append(f"  {heading} ({len(notes)}):")
                 lines += [f"    {key}: {note}" for key, note in sorted(notes.items())]
         return "\n".join(lines)
+
+    def failure_line(self) -> str | None:
+        """The last line of a run that must exit non-zero, naming every failed order; else None."""
+        if not self.failures:
+            return None
+        keys = sorted(self.failures)
+        return f"target-fulfillment: {len(keys)} order(s) failed after retries: {', '.join(keys)}"

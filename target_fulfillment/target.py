@@ -16,12 +16,13 @@ from tap_bigcartel.auth import ConfigError, discover_account_id, shops_from_conf
 from tap_bigcartel.tap import PROJECT_URL, _package_version
 from target_fulfillment.backends import make_backend
 from target_fulfillment.bigcartel import BigCartelWriter
+from target_fulfillment.config import config_errors
 from target_fulfillment.fulfillment import Fulfillment, Settings
 from target_fulfillment.ledger import Ledger
 from target_fulfillment.order_cache import OrderCache
-from target_fulfillment.shipping import validate_shipping_codes
 from target_fulfillment.sinks import SINKS, IgnoredSink
 from target_fulfillment.summary import RunSummary
+from target_fulfillment.validation import shown
 
 if t.TYPE_CHECKING:
     from singer_sdk.sinks import Sink
@@ -109,14 +110,6 @@ class TargetFulfillment(Target):
             description="The shop's country when no accounts record has been seen.",
         ),
         th.Property(
-            "reconcile_after_seconds",
-            th.NumberType,
-            default=0,
-            description="An order left mid-submit by a crash is settled at start-up once it is "
-            "this old. Keep 0 for one worker; with several workers sharing a PostgreSQL ledger, "
-            "set it above the longest submit (e.g. 900) so no worker settles another's order.",
-        ),
-        th.Property(
             "max_concurrency",
             th.IntegerType,
             default=4,
@@ -167,13 +160,8 @@ class TargetFulfillment(Target):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        errors = []
-        try:
-            validate_shipping_codes(self.config["shipping_codes"])
-        except ValueError as error:
-            errors.append(str(error))
-        if int(self.config["max_concurrency"]) < 1:
-            errors.append("`max_concurrency` must be at least 1.")
+        # The SDK's validation has added its built-in settings to the schema by now.
+        errors = config_errors(self.config, self.config_jsonschema)
         if errors:
             raise ConfigValidationError("; ".join(errors), errors=errors)
         self.summary = RunSummary(dry_run=bool(self.config["dry_run"]))
@@ -247,6 +235,12 @@ class TargetFulfillment(Target):
             secrets=self.secrets,
         )
 
+    def reject(self, stream: str, record: dict[str, t.Any], reason: str) -> None:
+        """Keep a record the ledger cannot store as an order or product, and report it."""
+        account_id = record.get("id" if stream == "accounts" else "account_id")
+        self.ledger.reject(stream, shown(account_id), shown(record.get("id")), reason, record)
+        self.summary.count("rejected")
+
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         self._streams_seen.add(stream_name)
         return SINKS.get(stream_name, IgnoredSink)
@@ -262,6 +256,11 @@ class TargetFulfillment(Target):
             self.logger.info("No Big Cartel stream in the input; nothing to do.")
             return
         self.run_fulfillment()
+        failure = self.summary.failure_line()
+        if failure:
+            sys.stderr.write(failure + "\n")
+            sys.stderr.flush()
+            raise SystemExit(1)
 
     def run_fulfillment(self) -> None:
         writer = self._writer()
@@ -272,7 +271,6 @@ class TargetFulfillment(Target):
             max_concurrency=int(self.config["max_concurrency"]),
             dry_run=bool(self.config["dry_run"]),
             notify_customer=bool(self.config["notify_customer"]),
-            reconcile_after_seconds=float(self.config["reconcile_after_seconds"]),
             disconnected=self._disconnected_shops(),
         )
         try:
@@ -290,7 +288,11 @@ class TargetFulfillment(Target):
             if writer is not None:
                 writer.close()
             holds = {e.order_key: e.hold_reason or "" for e in self.ledger.by_state("held")}
-            sys.stderr.write(self.summary.render(holds) + "\n")
+            rejected = {
+                f"{r.stream} {r.account_id}/{r.record_id}": r.reason for r in self.ledger.rejected()
+            }
+            self.ledger.close()
+            sys.stderr.write(self.summary.render(holds, rejected) + "\n")
             sys.stderr.flush()
 
 

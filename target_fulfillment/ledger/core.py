@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import typing as t
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import sqlalchemy as sa
 
 from sqlsupport.sqlite import read_only
+from target_fulfillment.ledger import leases
 from target_fulfillment.ledger.database import InsertStatement, open_database, wrote
 from target_fulfillment.ledger.schema import (
     STATES,
@@ -20,6 +24,7 @@ from target_fulfillment.ledger.schema import (
     parse_timestamp,
     product_options,
     products,
+    rejected_records,
     shops,
     utc_now,
 )
@@ -58,17 +63,41 @@ class OrderEntry:
     submitted_at: dt.datetime | None
     shipped_at: dt.datetime | None
     written_back_at: dt.datetime | None
+    lease_owner: str | None
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A record the ledger cannot key, kept with the reason; ids are printable and truncated."""
+
+    stream: str
+    account_id: str
+    record_id: str
+    reason: str
+    received_at: dt.datetime
 
 
 class Ledger:
-    """The ledger and catalog in one database; thread-safe, each method its own transaction."""
+    """The ledger and catalog in one database; thread-safe, each method its own transaction.
+
+    One ``Ledger`` is one worker: its claims carry its lease (``ledger.leases``), and it settles
+    only the ``submitting`` rows of workers that are gone.
+    """
 
     def __init__(self, url: str | sa.URL) -> None:
         """Open the ledger at a SQLAlchemy URL, creating its tables if missing."""
         self.engine, self._insert = open_database(url)
 
+    @cached_property
+    def lease(self) -> leases.WorkerLease:
+        """Taken before this worker's first claim, held until ``close``."""
+        return leases.acquire(self.engine)
+
     def close(self) -> None:
-        """Close the pooled connections (PostgreSQL counts them against max_connections)."""
+        """Release the lease and close the pooled connections (PostgreSQL counts them)."""
+        if "lease" in self.__dict__:
+            self.lease.release()
+            del self.__dict__["lease"]
         self.engine.dispose()
 
     def _read(self) -> sa.Connection:
@@ -198,19 +227,18 @@ class Ledger:
         with self._read() as conn:
             return dict(conn.execute(query).all())
 
-    def in_doubt(
-        self, backend: str, older_than: dt.timedelta = dt.timedelta(0)
-    ) -> list[OrderEntry]:
-        """Rows left in ``submitting``: the warehouse may or may not have them.
+    def in_doubt(self, backend: str) -> list[OrderEntry]:
+        """Rows left in ``submitting`` by workers that are gone: the warehouse may have them.
 
-        With several workers, pass ``older_than`` longer than any submit takes, or the rows other
-        workers are submitting right now are listed too.
+        The rows of live workers, this one included, are theirs to finish and are left out.
         """
-        return self._entries(
-            orders.c.state == "submitting",
-            orders.c.backend == backend,
-            orders.c.updated_at <= utc_now() - older_than,
-        )
+        entries = self._entries(orders.c.state == "submitting", orders.c.backend == backend)
+        alive: dict[str, bool] = {}
+        for entry in entries:
+            owner = entry.lease_owner
+            if owner is not None and owner not in alive:
+                alive[owner] = self.lease.alive(owner)
+        return [e for e in entries if e.lease_owner is None or not alive[e.lease_owner]]
 
     def hold(self, account_id: str, order_id: str, reason: str) -> bool:
         """Record why an order is not sent yet; True if held (new, held or failed before).
@@ -245,7 +273,12 @@ class Ledger:
         open warehouse order). Whoever loses must not call the warehouse.
         """
         now = utc_now()
-        values = {"state": "submitting", "payload_hash": payload_hash, "backend": backend}
+        values = {
+            "state": "submitting",
+            "payload_hash": payload_hash,
+            "backend": backend,
+            "lease_owner": self.lease.owner,
+        }
         insert = self._insert(orders).values(
             account_id=account_id,
             order_id=order_id,
@@ -297,6 +330,28 @@ class Ledger:
         return self._transition(
             account_id, order_id, ("submitting", "held"), state="failed", last_error=error
         )
+
+    def record_error(self, account_id: str, order_id: str, error: str) -> bool:
+        """An order the target could not even decide on: ``failed`` with the error, retried
+        every run. Never touches an order being sent, sent or finished."""
+        now = utc_now()
+        insert = self._insert(orders).values(
+            account_id=account_id,
+            order_id=order_id,
+            order_key=_order_key(account_id, order_id),
+            state="failed",
+            last_error=error,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+        with self.engine.begin() as conn:
+            if wrote(conn, _unless_exists(insert)):
+                return True
+            held_or_failed = orders.c.state.in_(("held", "failed"))
+            return self._move(
+                conn, account_id, order_id, held_or_failed, now, state="failed", last_error=error
+            )
 
     def record_pending_change(self, account_id: str, order_id: str, description: str) -> bool:
         """Note a change the warehouse would not take, for a person to apply by hand."""
@@ -374,6 +429,36 @@ class Ledger:
             .values(updated_at=now, **values)
         )
         return wrote(conn, stmt)
+
+    # Rejected records
+
+    def reject(
+        self, stream: str, account_id: str, record_id: str, reason: str, document: t.Any
+    ) -> bool:
+        """Keep a record that cannot be keyed; True the first time this exact record is seen.
+
+        The document is stored as ASCII JSON, so NUL bytes and lone surrogates are escaped text.
+        """
+        text = json.dumps(document, ensure_ascii=True, sort_keys=True, default=str)
+        digest = hashlib.sha256(f"{stream}\n{text}".encode("ascii")).hexdigest()
+        stmt = self._insert(rejected_records).values(
+            digest=digest,
+            stream=stream,
+            account_id=account_id[:80],
+            record_id=record_id[:80],
+            reason=reason,
+            document=text,
+            received_at=utc_now(),
+        )
+        with self.engine.begin() as conn:
+            return wrote(conn, stmt.on_conflict_do_nothing())
+
+    def rejected(self) -> list[RejectedRecord]:
+        """Every rejected record, oldest first."""
+        columns = [rejected_records.c[name] for name in RejectedRecord.__dataclass_fields__]
+        query = sa.select(*columns).order_by(rejected_records.c.received_at)
+        with self._read() as conn:
+            return [RejectedRecord(**row._mapping) for row in conn.execute(query)]
 
     # Key-value
 

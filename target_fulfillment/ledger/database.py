@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sqlsupport.sqlite import configure_sqlite
-from target_fulfillment.ledger.schema import SCHEMA_VERSION, meta, metadata
+from target_fulfillment.ledger.schema import MIGRATIONS, SCHEMA_VERSION, meta, metadata
 
 InsertStatement = postgresql.Insert | sqlite.Insert
 Insert = t.Callable[[sa.Table], InsertStatement]
@@ -23,8 +23,12 @@ class LedgerSchemaError(RuntimeError):
 
 
 def open_database(url: str | sa.URL) -> tuple[sa.Engine, Insert]:
-    """An engine with the ledger's tables in place, and the dialect's INSERT ... ON CONFLICT."""
-    engine = sa.create_engine(url)
+    """An engine with the ledger's tables in place, and the dialect's INSERT ... ON CONFLICT.
+
+    A ledger of an older schema version is converted in place; one of a newer version is refused.
+    Statement parameters are kept out of error messages: they hold customers' names and addresses.
+    """
+    engine = sa.create_engine(url, hide_parameters=True)
     if engine.dialect.name == "sqlite":
         configure_sqlite(engine)
         insert: Insert = sqlite.insert
@@ -42,6 +46,7 @@ def open_database(url: str | sa.URL) -> tuple[sa.Engine, Insert]:
             .on_conflict_do_nothing()
         )
         version = conn.scalar(sa.select(meta.c.value).where(meta.c.key == "schema_version"))
+        version = _migrate(conn, version)
     if version != str(SCHEMA_VERSION):
         engine.dispose()
         raise LedgerSchemaError(
@@ -49,6 +54,28 @@ def open_database(url: str | sa.URL) -> tuple[sa.Engine, Insert]:
             f"this version of target-fulfillment uses {SCHEMA_VERSION}"
         )
     return engine, insert
+
+
+def _migrate(conn: sa.Connection, version: str | None) -> str | None:
+    """Convert the ledger from ``version`` up to ``SCHEMA_VERSION``; the version it ends at."""
+    while version is not None and version.isdigit() and int(version) in MIGRATIONS:
+        for dialect, sql in MIGRATIONS[int(version)]:
+            if dialect in (None, conn.dialect.name):
+                conn.exec_driver_sql(sql)
+        version = str(int(version) + 1)
+        conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=version))
+    return version
+
+
+def describe_error(error: Exception) -> str:
+    """A database error in words that carry no customer data: the driver's first line.
+
+    PostgreSQL's DETAIL line can repeat a whole row ("Failing row contains ...") and SQLAlchemy's
+    text the statement; the first line names the failing constraint or column only.
+    """
+    cause = getattr(error, "orig", None) or error
+    first = (str(cause).strip().splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first}"[:300]
 
 
 def wrote(conn: sa.Connection, stmt: sa.Executable) -> bool:

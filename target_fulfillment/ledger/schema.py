@@ -14,7 +14,18 @@ import sqlalchemy as sa
 from sqlsupport.types import UTCDateTime
 
 #: 2: ``fulfillment_shops.connected`` is gone (shop connections live in the webhook store).
-SCHEMA_VERSION = 2
+#: 3: ``fulfillment_orders.lease_owner`` (who is submitting), ``fulfillment_rejected_records``,
+#: ``fulfillment_shops.country`` as text (a malformed country is kept, to hold its orders by it).
+SCHEMA_VERSION = 3
+#: The statements that convert a ledger of a version to the next, each for every database
+#: (``None``) or one dialect; ``open_database`` applies them in order.
+MIGRATIONS: dict[int, tuple[tuple[str | None, str], ...]] = {
+    2: (
+        (None, "ALTER TABLE fulfillment_orders ADD COLUMN lease_owner VARCHAR(64)"),
+        # SQLite keeps any text in any column; only PostgreSQL enforces the old length.
+        ("postgresql", "ALTER TABLE fulfillment_shops ALTER COLUMN country TYPE TEXT"),
+    ),
+}
 
 State = t.Literal[
     "held", "submitting", "submitted", "shipped", "written_back", "failed", "cancelled"
@@ -40,7 +51,7 @@ shops = sa.Table(
     "fulfillment_shops",
     metadata,
     sa.Column("account_id", sa.String(64), primary_key=True),
-    sa.Column("country", sa.String(2)),
+    sa.Column("country", sa.Text),
     sa.Column("store_name", sa.Text),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -82,7 +93,23 @@ orders = sa.Table(
     sa.Column("submitted_at", UTCDateTime),
     sa.Column("shipped_at", UTCDateTime),
     sa.Column("written_back_at", UTCDateTime),
+    #: The worker that claimed a ``submitting`` row (see ``ledger.leases``).
+    sa.Column("lease_owner", sa.String(64)),
     sa.CheckConstraint(sa.column("state").in_(STATES), name="fulfillment_orders_state"),
+)
+
+#: Records that cannot be an order or product of the ledger (no usable key), kept whole so none
+#: is lost and listed by ``target-fulfillment-admin holds``. One row per distinct record.
+rejected_records = sa.Table(
+    "fulfillment_rejected_records",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("stream", sa.String(64), nullable=False),
+    sa.Column("account_id", sa.String(80), nullable=False),
+    sa.Column("record_id", sa.String(80), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
 )
 
 

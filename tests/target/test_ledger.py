@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import typing as t
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -239,14 +240,55 @@ def test_pending_change_is_recorded_and_cleared(ledger: Ledger) -> None:
     assert ledger.get(SHOP, "unknown") is None
 
 
-def test_in_doubt_lists_interrupted_submits_of_one_backend(ledger: Ledger) -> None:
-    put_in(ledger, "1", "submitting")
-    put_in(ledger, "2", "submitted")
-    put_in(ledger, "3", "failed")
-    assert ledger.claim(SHOP, "4", key("4"), "h1", "other-warehouse")
-    assert [e.order_id for e in ledger.in_doubt("shipstation")] == ["1"]
-    assert [e.order_id for e in ledger.in_doubt("other-warehouse")] == ["4"]
-    assert ledger.in_doubt("shipstation", older_than=dt.timedelta(hours=1)) == []
+def test_in_doubt_lists_the_interrupted_submits_of_gone_workers_only(
+    open_ledger: Callable[[], Ledger],
+) -> None:
+    gone, live, settler = open_ledger(), open_ledger(), open_ledger()
+    put_in(gone, "1", "submitting")
+    put_in(gone, "2", "submitted")
+    put_in(gone, "3", "failed")
+    assert gone.claim(SHOP, "4", key("4"), "h1", "other-warehouse")
+    put_in(live, "5", "submitting")
+    # A live worker's rows are its own to finish, and so are this worker's.
+    assert settler.in_doubt("shipstation") == []
+    put_in(settler, "6", "submitting")
+    assert settler.in_doubt("shipstation") == []
+    gone.close()
+    assert [e.order_id for e in settler.in_doubt("shipstation")] == ["1"]
+    assert [e.order_id for e in settler.in_doubt("other-warehouse")] == ["4"]
+    live.close()
+    assert [e.order_id for e in settler.in_doubt("shipstation")] == ["1", "5"]
+
+
+def test_a_worker_killed_mid_submit_leaves_its_rows_to_settle_at_once(db_url: str) -> None:
+    """No clock decides: the moment the process is gone its lock is, whatever the row's age."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from target_fulfillment.ledger import Ledger
+        ledger = Ledger({db_url!r})
+        assert ledger.claim("{SHOP}", "1", "{key("1")}", "h1", "shipstation")
+        print("claimed", flush=True)
+        sys.stdin.read()
+        """
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    settler = Ledger(db_url)
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "claimed"
+        assert settler.in_doubt("shipstation") == []
+        worker.kill()
+        worker.wait(timeout=30)
+        # PostgreSQL's server process of the killed client lets go of its lock a moment later.
+        deadline = time.monotonic() + 30
+        while not settler.in_doubt("shipstation") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [e.order_id for e in settler.in_doubt("shipstation")] == ["1"]
+    finally:
+        worker.kill()
+        settler.close()
 
 
 def test_listings_and_counts(ledger: Ledger) -> None:
@@ -422,12 +464,39 @@ def test_tables_are_prefixed_and_versioned(ledger: Ledger) -> None:
         "fulfillment_products",
         "fulfillment_product_options",
         "fulfillment_orders",
+        "fulfillment_rejected_records",
     } <= tables
+    assert _schema_version(ledger) == "3"
+
+
+def _schema_version(ledger: Ledger) -> str:
     with ledger.engine.connect() as conn:
-        version = conn.exec_driver_sql(
+        return conn.exec_driver_sql(
             "SELECT value FROM fulfillment_meta WHERE key = 'schema_version'"
         ).scalar()
-    assert version == "2"
+
+
+def test_a_version_2_ledger_is_converted_in_place_keeping_its_rows(
+    ledger: Ledger, open_ledger: Callable[[], Ledger]
+) -> None:
+    put_in(ledger, "1", "submitted")
+    put_in(ledger, "2", "held")
+    with ledger.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE fulfillment_orders DROP COLUMN lease_owner")
+        conn.exec_driver_sql("DROP TABLE fulfillment_rejected_records")
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(
+                "ALTER TABLE fulfillment_shops ALTER COLUMN country TYPE VARCHAR(2)"
+            )
+        conn.exec_driver_sql("UPDATE fulfillment_meta SET value = '2'")
+    ledger.close()
+    upgraded = open_ledger()
+    assert _schema_version(upgraded) == "3"
+    assert upgraded.get(SHOP, "1").state == "submitted"  # type: ignore[union-attr]
+    assert claim(upgraded, "2")
+    upgraded.upsert_shop(SHOP, "USA", "A shop")
+    assert upgraded.shop_country(SHOP) == "USA"
+    assert upgraded.reject("orders", "10-01", "X", "bad key", {"id": "X"})
 
 
 def test_a_ledger_of_another_schema_version_is_refused(

@@ -364,7 +364,7 @@ def test_bad_records_are_held_by_name_and_the_run_goes_on(bc: Sandbox, tmp_path:
     unknown_product = {
         **good,
         "id": "BAD-PRODUCT",
-        "items": [{"id": "2", "product": {"id": "NOPE"}, "quantity": 1}],
+        "items": [{"id": "2", "product": {"id": "NOPE"}, "quantity": 1, "price": "10.00"}],
     }
     lines = [
         {"type": "SCHEMA", "stream": "products", "key_properties": ["id"], "schema": schema},

@@ -1,0 +1,77 @@
+"""Checks of the target's settings, run at start-up so a mistake stops the run before any order.
+
+Each message names the setting. Values are not echoed where they may hold a secret (database
+URLs carry passwords).
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+import urllib.parse
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+
+from bigcartel_core.settings import unknown_settings
+from target_fulfillment.shipping import validate_shipping_codes
+
+#: Settings of earlier versions, with what to do instead.
+RETIRED = {
+    "reconcile_after_seconds": "workers hold leases now, so an interrupted submit is settled as "
+    "soon as its worker is gone; remove it (README: Several workers on one ledger)",
+}
+_COUNTRY = re.compile("[A-Za-z]{2}")
+_LEDGER_DIALECTS = ("sqlite", "postgresql")
+
+
+def config_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> list[str]:
+    """Every problem of ``config`` that JSON Schema lets through, one message each."""
+    errors = unknown_settings(config, schema, RETIRED)
+    try:
+        validate_shipping_codes(config.get("shipping_codes"))
+    except ValueError as error:
+        errors.append(str(error))
+    errors += _database_url(config, "ledger_url", _LEDGER_DIALECTS)
+    if config.get("webhook_db_url"):
+        errors += _database_url(config, "webhook_db_url", _LEDGER_DIALECTS)
+    for name in ("api_url", "shipstation_api_url"):
+        errors += _http_url(config, name)
+    errors += _at_least(config, "max_concurrency", 1)
+    errors += _at_least(config, "shipstation_rate_limit_max_wait", 0)
+    errors += _at_least(config, "shipstation_store_id", 1)
+    request_timeout = config.get("request_timeout")
+    if request_timeout is not None and not request_timeout > 0:
+        errors.append(f"request_timeout: {request_timeout} must be more than 0 seconds")
+    country = config.get("origin_country")
+    if country is not None and not (isinstance(country, str) and _COUNTRY.fullmatch(country)):
+        errors.append(f"origin_country: {country!r} is not a 2-letter ISO 3166 country code")
+    return errors
+
+
+def _database_url(config: Mapping[str, t.Any], name: str, dialects: tuple[str, ...]) -> list[str]:
+    value = config.get(name)
+    try:
+        url = sa.make_url(str(value))
+    except sa.exc.ArgumentError:
+        return [f"{name}: not a database URL (sqlite:///PATH or postgresql+psycopg://...)"]
+    if url.get_backend_name() not in dialects:
+        return [f"{name}: the database must be one of {', '.join(dialects)}"]
+    return []
+
+
+def _http_url(config: Mapping[str, t.Any], name: str) -> list[str]:
+    value = config.get(name)
+    if value is None:
+        return []
+    parts = urllib.parse.urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return [f"{name}: {str(value)[:80]!r} is not an http(s) URL"]
+    return []
+
+
+def _at_least(config: Mapping[str, t.Any], name: str, minimum: float) -> list[str]:
+    value = config.get(name)
+    if value is not None and value < minimum:
+        return [f"{name}: {value} must be at least {minimum}"]
+    return []
