@@ -55,13 +55,23 @@ def list_ledger(ledger: Ledger, args: argparse.Namespace) -> str:
 
 
 def list_holds(ledger: Ledger, args: argparse.Namespace) -> str:
+    """Orders on hold, then records rejected before they could become orders or products."""
     rows = [
         (e.account_id, e.order_id, e.hold_reason or "")
         for e in ledger.entries(account_id=args.account, states=["held"])
     ]
-    if not rows:
-        return "No order is on hold."
-    return _table(rows, ("account", "order", "reason"))
+    rejected = [
+        (r.stream, r.account_id, r.record_id, r.reason)
+        for r in ledger.rejected()
+        if args.account is None or r.account_id == json.dumps(args.account)
+    ]
+    parts = [_table(rows, ("account", "order", "reason")) if rows else "No order is on hold."]
+    if rejected:
+        parts.append(
+            f"Records rejected ({len(rejected)}), kept whole in fulfillment_rejected_records:\n"
+            + _table(rejected, ("stream", "account", "record", "reason"))
+        )
+    return "\n\n".join(parts)
 
 
 def sku_preflight(ledger: Ledger, args: argparse.Namespace, config: dict[str, t.Any]) -> str:
