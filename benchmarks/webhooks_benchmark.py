@@ -1,6 +1,6 @@
 """Throughput and latency of the webhook receiver: N signed deliveries from C concurrent senders.
 
-The receiver runs as its own process (``python -m bigcartel_webhooks serve``, werkzeug threaded,
+The receiver runs as its own process (``python -m bigcartel_webhooks serve``, waitress, 8 threads,
 SQLite in WAL with ``synchronous = FULL``) so the senders' Python threads do not share its GIL.
 Each concurrency level gets a fresh database. Latency is per delivery, from send to 2xx.
 

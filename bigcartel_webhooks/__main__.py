@@ -10,12 +10,13 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from types import FrameType
 
-from werkzeug.serving import make_server
-
+from bigcartel_webhooks import server as server_module
 from bigcartel_webhooks import trigger as trigger_module
 from bigcartel_webhooks.app import DEFAULT_MAX_BODY_BYTES, TOPIC_SWITCHES, create_app
 from bigcartel_webhooks.store import DEFAULT_DB_URL, STATUSES, WebhookStore
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="receive webhooks (werkzeug threaded server)")
+    serve = commands.add_parser("serve", help="receive webhooks (waitress)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8770)
     serve.add_argument("--client-secret", help=f"default: ${SECRET_ENV}")
@@ -49,6 +50,24 @@ def _parser() -> argparse.ArgumentParser:
         "(others are stored as ignored)",
     )
     serve.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+    serve.add_argument(
+        "--threads",
+        type=_positive,
+        default=server_module.DEFAULT_THREADS,
+        help="worker threads: requests handled at once (default %(default)s)",
+    )
+    serve.add_argument(
+        "--channel-timeout",
+        type=_positive,
+        default=server_module.DEFAULT_CHANNEL_TIMEOUT,
+        help="seconds a connection may send nothing before it is closed (default %(default)s)",
+    )
+    serve.add_argument(
+        "--connection-limit",
+        type=_positive,
+        default=server_module.DEFAULT_CONNECTION_LIMIT,
+        help="open connections at most; more wait in the listen backlog (default %(default)s)",
+    )
     serve.set_defaults(handler=_serve)
 
     listing = commands.add_parser("list", help="stored events, oldest first")
@@ -105,6 +124,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str) -> int:
+    """A count or a number of seconds: 0 would stop the server serving, or waiting at all."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _timestamp(text: str) -> datetime:
     """ISO 8601; a time without a zone is taken as UTC, so filters never depend on the host."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -120,20 +147,37 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     store = WebhookStore(args.db)
     app = create_app(store, secret, topics, args.max_body_bytes)
-    server = make_server(args.host, args.port, app, threaded=True)
+    limits = server_module.Limits(args.threads, args.channel_timeout, args.connection_limit)
+    try:
+        server = server_module.create_server(app, args.host, args.port, limits, args.max_body_bytes)
+    except (ValueError, OSError) as error:
+        store.close()
+        print(f"cannot serve: {error}", file=sys.stderr)
+        return 2
+    urls = ", ".join(
+        f"http://{f'[{host}]' if ':' in host else host}:{port}/webhooks/bigcartel"
+        for host, port in server_module.addresses(server)
+    )
     print(
-        f"receiving Big Cartel webhooks on http://{args.host}:{server.server_port}"
-        f"/webhooks/bigcartel (topics: {', '.join(topics) or 'none'})",
+        f"receiving Big Cartel webhooks on {urls} (topics: {', '.join(topics) or 'none'};"
+        f" {limits.threads} threads, {limits.channel_timeout} s channel timeout,"
+        f" {limits.connection_limit} connections)",
         flush=True,
     )
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        # Returns on SIGINT or SIGTERM, after giving running requests a few seconds to finish.
+        server.run()
     finally:
-        server.server_close()
+        server.close()
         store.close()
     return 0
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (systemd, docker stop) stops the server as Ctrl-C does: waitress lets running
+    requests finish for up to 5 s, and the store is closed."""
+    raise SystemExit(0)
 
 
 def _list(args: argparse.Namespace) -> int:

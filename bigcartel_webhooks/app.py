@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 
 def signature(client_secret: str, body: bytes) -> str:
-    """Lowercase hex HMAC-SHA256 of the raw body keyed with the app's client secret, as sent."""
+    """Lowercase hex HMAC-SHA256 of the raw body keyed with the app's client secret, as the
+    emulator sends it (the receiver accepts either case)."""
     return hmac.new(client_secret.encode(), body, hashlib.sha256).hexdigest()
 
 
@@ -74,17 +75,18 @@ def create_app(
         if len(body) > max_body_bytes:
             return _error("request body too large", 413)
 
-        provided = request.headers.get(SIGNATURE_HEADER, "")
-        expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
-        # Headers arrive as latin-1 text, so this encoding never fails; compare_digest needs bytes
-        # for non-ASCII input.
-        if not provided or not hmac.compare_digest(expected, provided.encode("latin-1")):
+        if not _signature_matches(secret, body, request.headers.get(SIGNATURE_HEADER, "")):
             return _error("invalid signature", 401)
 
         try:
             envelope = json.loads(body)
         except (UnicodeDecodeError, ValueError):
             return _error("body is not JSON", 400)
+        except RecursionError:
+            # json's parser recurses once per level: a body nested deeper than the interpreter's
+            # recursion limit (about 1,000) is refused here, where it would otherwise give a 500,
+            # which Big Cartel would retry for 7 days.
+            return _error("body is nested too deeply to parse", 400)
         if not isinstance(envelope, dict):
             return _error("body is not a JSON object", 400)
         topic = envelope.get("type")
@@ -117,6 +119,20 @@ def create_app(
     return app
 
 
+def _signature_matches(secret: bytes, body: bytes, provided: str) -> bool:
+    """Whether ``provided`` is the body's HMAC-SHA256 in hex, compared in constant time.
+
+    The docs do not settle the case of the hex digest: the v1 reference says only that the
+    header must match an HMAC-SHA256 of the body, and api-notes.md's "lowercase hex" describes
+    what is sent, not that other case is wrong. So either case is accepted: the header is lowered
+    before comparing. Non-hex never matches, as the expected digest is all hex digits.
+    """
+    expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
+    # Headers arrive as latin-1 text, so this encoding never fails; compare_digest needs bytes
+    # for non-ASCII input, and bytes.lower() changes only A-Z.
+    return bool(provided) and hmac.compare_digest(expected, provided.encode("latin-1").lower())
+
+
 def _account_id(envelope: dict[str, Any]) -> str | None:
     """The envelope's account_id as text (the docs show no type for it; the emulator sends a
     number); for account.deauthorized, whose payload is the account's id, that id as fallback."""
@@ -130,4 +146,7 @@ def _account_id(envelope: dict[str, Any]) -> str | None:
 
 
 def _error(message: str, status: int) -> tuple[Response, int]:
+    """A refusal, logged because Big Cartel retries it for 7 days; the message is one of the
+    fixed texts above, never part of the body."""
+    log.warning("webhook refused with %d: %s", status, message)
     return jsonify(error=message), status

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
-from webhooks_helpers import envelope
+from webhooks_helpers import envelope, served
 
-import bigcartel_webhooks
 from bigcartel_webhooks.__main__ import main
 from bigcartel_webhooks.app import signature
 from bigcartel_webhooks.store import WebhookStore
-
-# The subprocess imports the package from this checkout even before it is installed.
-_REPO = str(Path(bigcartel_webhooks.__file__).resolve().parents[1])
 
 
 def test_list_show_and_mark_failed(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,39 +74,15 @@ def test_disconnected_and_reconnect(db_url: str, capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().out.splitlines()[1:] == []
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_serve_takes_the_secret_from_the_environment_and_never_prints_it(tmp_path: Path) -> None:
     secret = "very-secret-value-123"
-    port = _free_port()
     db = f"sqlite:///{tmp_path / 'served.db'}"
-    env = {**os.environ, "BIGCARTEL_CLIENT_SECRET": secret, "PYTHONPATH": _REPO}
-    command = [sys.executable, "-m", "bigcartel_webhooks", "--db", db, "serve", "--port", str(port)]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/webhooks/bigcartel"
-        body = envelope("product.updated", 77, id="5")
-        headers = {"X-Webhook-Signature": signature(secret, body)}
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                response = requests.post(url, data=body, headers=headers, timeout=5)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+    body = envelope("product.updated", 77, id="5")
+    headers = {"X-Webhook-Signature": signature(secret, body)}
+    with served(db, secret=secret) as server:
+        response = requests.post(server.url, data=body, headers=headers, timeout=5)
         assert response.status_code == 200
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=20)
-    assert secret not in output
+    assert secret not in server.output
     store = WebhookStore(db)
     assert [(e.topic, e.account_id) for e in store.list_events()] == [("product.updated", "77")]
     store.close()

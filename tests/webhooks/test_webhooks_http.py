@@ -40,13 +40,36 @@ def test_bad_signatures_are_refused_and_nothing_is_stored(receiver: Receiver) ->
         good[:32],
         good[:-1],
         good + "0",
-        good.upper(),
-        signature("another-secret", body),
+        signature("another-secret", body).upper(),
+        "g" * 64,
+        "G" + good[1:],
         "é" * 64,
     ):
         assert receiver.post(body, sig=sig).status_code == 401, sig
     # A signature of another body does not carry over.
     assert receiver.post(envelope(account_id=7), sig=good).status_code == 401
+    assert receiver.store.list_events() == []
+
+
+def test_signature_in_either_case_is_accepted(receiver: Receiver) -> None:
+    """The docs do not say which case the hex digest is in, so a sender may well use upper case."""
+    upper = envelope(account_id=1)
+    mixed = envelope(account_id=2)
+    mixed_sig = "".join(c.upper() if i % 2 else c for i, c in enumerate(signature(SECRET, mixed)))
+    assert receiver.post(upper, sig=signature(SECRET, upper).upper()).status_code == 200
+    assert receiver.post(mixed, sig=mixed_sig).status_code == 200
+    assert sorted(e.account_id for e in receiver.store.list_events()) == ["1", "2"]
+
+
+def test_json_too_deep_to_parse_is_refused_and_nothing_is_stored(receiver: Receiver) -> None:
+    depth = 100_000
+    for body in (
+        b"[" * depth + b"]" * depth,
+        b'{"type": "order.updated", "payload": ' + b'{"a": ' * depth + b"1" + b"}" * (depth + 1),
+    ):
+        response = receiver.post(body)
+        assert response.status_code == 400
+        assert response.json() == {"error": "body is nested too deeply to parse"}
     assert receiver.store.list_events() == []
 
 
