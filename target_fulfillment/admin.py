@@ -63,7 +63,7 @@ def list_holds(ledger: Ledger, args: argparse.Namespace) -> str:
     rejected = [
         (r.stream, r.account_id, r.record_id, r.reason)
         for r in ledger.rejected()
-        if args.account is None or r.account_id == json.dumps(args.account)
+        if args.account is None or r.account_id == args.account
     ]
     parts = [_table(rows, ("account", "order", "reason")) if rows else "No order is on hold."]
     if rejected:

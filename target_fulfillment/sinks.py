@@ -45,6 +45,13 @@ class _LedgerSink(BatchSink):
     def datetime_error_treatment(self) -> DatetimeErrorTreatmentEnum:
         return DatetimeErrorTreatmentEnum.NULL
 
+    def preprocess_record(self, record: dict, context: dict) -> dict:
+        """A record without its key properties reaches ``_keyed``, to be kept as rejected: the
+        SDK would otherwise stop the whole run on it (MissingKeyPropertiesError)."""
+        for name in self.key_properties or ():
+            record.setdefault(name, None)
+        return record
+
     def _records(self, context: dict) -> list[dict]:
         return context.get("records") or []
 

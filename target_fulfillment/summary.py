@@ -58,8 +58,8 @@ class RunSummary:
         lines = [title]
         lines += [f"  {outcome:<13}{self.counts.get(outcome, 0):>7}" for outcome in OUTCOMES]
         for heading, listed in (
-            ("orders on hold", all_holds),
-            ("records rejected, not stored as orders", all_rejected),
+            ("needs attention, orders on hold", all_holds),
+            ("needs attention, records rejected (kept, not sent)", all_rejected),
         ):
             if listed:
                 lines.append(f"  {heading} ({len(listed)}):")

@@ -22,7 +22,7 @@ from target_fulfillment.ledger import Ledger
 from target_fulfillment.order_cache import OrderCache
 from target_fulfillment.sinks import SINKS, IgnoredSink
 from target_fulfillment.summary import RunSummary
-from target_fulfillment.validation import shown
+from target_fulfillment.validation import printable
 
 if t.TYPE_CHECKING:
     from singer_sdk.sinks import Sink
@@ -238,7 +238,14 @@ class TargetFulfillment(Target):
     def reject(self, stream: str, record: dict[str, t.Any], reason: str) -> None:
         """Keep a record the ledger cannot store as an order or product, and report it."""
         account_id = record.get("id" if stream == "accounts" else "account_id")
-        self.ledger.reject(stream, shown(account_id), shown(record.get("id")), reason, record)
+        # Without the metadata this target's SDK adds (times, sequence), a record sent again is
+        # recognised as the same one.
+        document = {
+            k: v for k, v in record.items() if not k.startswith("_sdc_") or k == "_sdc_deleted_at"
+        }
+        self.ledger.reject(
+            stream, printable(account_id), printable(record.get("id")), reason, document
+        )
         self.summary.count("rejected")
 
     def get_sink_class(self, stream_name: str) -> type[Sink]:

@@ -35,6 +35,16 @@ def shown(value: t.Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def printable(value: t.Any, limit: int = 80) -> str:
+    """An id as it may be listed: a string as it is, its unprintable characters escaped, or
+    any other value as ``shown`` gives it; at most ``limit`` characters."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return shown(value, limit)
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in value)[:limit]
+
+
 def id_text(value: t.Any) -> str | None:
     """An id as text: strings as they are, integers in decimal; anything else is no id."""
     if isinstance(value, bool):
