@@ -102,14 +102,25 @@ def test_international_orders_and_per_country_services(country, code, carrier) -
 
 
 def test_one_item_without_sku_holds_the_whole_order_naming_the_product() -> None:
-    items = [*_order()["items"], {"id": "9", "product": {"id": "30"}, "quantity": 1, "price": "9.00"}]
+    items = [
+        *_order()["items"],
+        {"id": "9", "product": {"id": "30"}, "quantity": 1, "price": "9.00"},
+    ]
     result = _build(_order(items=items))
     assert isinstance(result, Hold)
     assert "product 30" in result.reason
 
 
 def test_an_override_releases_the_hold() -> None:
-    items = [{"id": "9", "product": {"id": "30"}, "product_option": {"id": "300"}, "quantity": 1, "price": "9.00"}]
+    items = [
+        {
+            "id": "9",
+            "product": {"id": "30"},
+            "product_option": {"id": "300"},
+            "quantity": 1,
+            "price": "9.00",
+        }
+    ]
     result = _build(_order(items=items), overrides={"30": "PLAIN-30"})
     assert [i.sku for i in result.items] == ["PLAIN-30"]
 
