@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import difflib
+import json
+import re
 import typing as t
 from collections.abc import Mapping
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+ACCOUNT_ID = re.compile(r"[0-9]+")
 
 
 def unknown_settings(
@@ -31,3 +39,59 @@ def unknown_settings(
         hint = f", did you mean {close[0]}?" if close else ""
         errors.append(f"{key}: unknown setting{hint}")
     return errors
+
+
+def account_id_error(setting: str, value: t.Any) -> str | None:
+    """A Big Cartel account id is an integer (the Account object's ``id``; the token answer's
+    ``account_id``), kept as text: anything else opens no shop, so it is refused by name.
+
+    Empty means unset, as the plugins read it; a value of the wrong type is the schema's to refuse.
+    """
+    if not isinstance(value, str) or not value.strip() or ACCOUNT_ID.fullmatch(value.strip()):
+        return None
+    return f"{setting}: {json.dumps(value)} is not a Big Cartel account id (digits only)"
+
+
+def iso_datetime_error(setting: str, value: t.Any) -> str | None:
+    """An ISO 8601 date or date-time, as the plugins parse it (a trailing ``Z`` is UTC).
+
+    The SDK's ``date-time`` format is not checked, so a bad date would otherwise fail mid-run.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return (
+            f"{setting}: {json.dumps(value)} is not an ISO 8601 date or date-time "
+            "(e.g. 2024-01-01 or 2024-01-01T00:00:00Z)"
+        )
+    return None
+
+
+def http_url_error(setting: str, value: t.Any, example: str) -> str | None:
+    """An http(s) URL with a host; the value is not echoed, as a URL may carry a password."""
+    if not isinstance(value, str):
+        return None
+    wrong = f"{setting}: not an http:// or https:// URL with a host, e.g. {example}"
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # a port that is not a number raises ValueError
+    except ValueError:
+        return wrong
+    return None if parts.scheme in ("http", "https") and parts.hostname else wrong
+
+
+def database_url_error(setting: str, value: t.Any) -> str | None:
+    """A URL SQLAlchemy can parse. Neither the value nor SQLAlchemy's words are echoed: the URL
+    may hold a password. Empty means unset."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        sa.make_url(value)
+    except (sa.exc.ArgumentError, ValueError):
+        return (
+            f"{setting}: not a SQLAlchemy database URL, e.g. sqlite:///path/to/file.db or "
+            "postgresql+psycopg://user:password@host/database (the value is not shown)"
+        )
+    return None

@@ -5,9 +5,12 @@ Big Cartel sends no delivery id, and a retried delivery repeats the same body, s
 makes a retry a no-op is the SHA-256 of the raw body (``delivery_key``, unique). Inserts use the
 dialect's ``INSERT ... ON CONFLICT DO NOTHING`` so concurrent retries cannot race into two rows.
 
-That same rule makes a second ``account.deauthorized`` of a shop (after it reconnected) look like
-a retry of the first, so the shop's connection is a row of its own, set on every such delivery,
-retries included, and set back by ``mark_connected`` when the shop connects again.
+A shop's connection is a row of its own (``webhook_shop_connections``): a received
+``account.deauthorized`` sets it disconnected, ``mark_connected`` (a reconnect) sets it back, and
+each change records when, by this store's clock. The body of a deauthorization is the account id
+alone, so a retry of an old one and a new one after a reconnect are the same bytes; which of them
+a delivery after a reconnect is follows a rule on the store's own times, in
+``_deauthorization_counts``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import hashlib
 import threading
 import typing as t
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -60,6 +63,8 @@ shop_connections = sa.Table(
 )
 
 DEAUTHORIZED = "account.deauthorized"
+#: How long Big Cartel retries a delivery it did not get a 2xx for ("for the next 7 days").
+RETRY_PERIOD = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -167,11 +172,13 @@ class WebhookStore:
         """Store a delivery unless its body was stored before; committed when this returns.
 
         A received ``account.deauthorized`` also marks its shop disconnected, in the same
-        transaction. Returns the stored row and whether this call inserted it (False for a retry).
+        transaction, unless it is a retry of one that predates the shop's reconnect. Returns the
+        stored row and whether this call inserted it (False for a retry).
         """
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         key = delivery_key(body)
+        delivered_at = received_at or utcnow()
         stmt = (
             self._insert(webhook_events)
             .values(
@@ -180,7 +187,7 @@ class WebhookStore:
                 topic=topic,
                 status=status,
                 payload=payload,
-                received_at=received_at or utcnow(),
+                received_at=delivered_at,
             )
             .on_conflict_do_nothing(index_elements=["delivery_key"])
         )
@@ -189,14 +196,54 @@ class WebhookStore:
             row = conn.execute(
                 sa.select(webhook_events).where(webhook_events.c.delivery_key == key)
             ).one()
-            if topic == DEAUTHORIZED and status == "received" and account_id:
-                self._set_connection(conn, account_id, False, f"{DEAUTHORIZED} event {row.id}")
+            if (
+                topic == DEAUTHORIZED
+                and status == "received"
+                and account_id
+                and self._deauthorization_counts(conn, account_id, row.received_at, delivered_at)
+            ):
+                self._set_connection(
+                    conn, account_id, False, f"{DEAUTHORIZED} event {row.id}", delivered_at
+                )
         return WebhookEvent(**row._asdict()), inserted
 
+    def _deauthorization_counts(
+        self, conn: sa.Connection, account_id: str, stored_at: datetime, delivered_at: datetime
+    ) -> bool:
+        """Whether a deauthorization delivered at ``delivered_at``, whose body this store first
+        stored at ``stored_at``, disconnects the shop.
+
+        Big Cartel sends no delivery id and no send time, and retries a delivery it got no 2xx
+        for (a lost answer, a replay) with the same body for 7 days. A body stored before the
+        shop's latest reconnect is therefore taken as a retry of that old deauthorization, which
+        the reconnect settled: it does not disconnect the shop again. Unless it arrives 7 days or
+        more after the reconnect: a retry of anything sent before the reconnect would have
+        stopped by then, so it is a new deauthorization. A body first stored after the reconnect
+        is a new one too.
+
+        Not settled by the docs: a shop deauthorizing again within 7 days of a reconnect sends
+        the same body as a retry, so it does not count here; the tap then meets the 401 and fails
+        the run naming the shop, rather than skipping it in silence. Nor can a retry first stored
+        after a reconnect (the receiver was down meanwhile) be told from a new deauthorization:
+        it disconnects the shop, which the tap names at the end of its run, to be reconnected.
+        """
+        query = (
+            sa.select(shop_connections.c.connected, shop_connections.c.changed_at)
+            .where(shop_connections.c.account_id == account_id)
+            # On PostgreSQL, a reconnect committing meanwhile waits for this decision.
+            .with_for_update()
+        )
+        current = conn.execute(query).one_or_none()
+        if current is None or not current.connected:
+            return True
+        reconnected_at = current.changed_at
+        return stored_at > reconnected_at or delivered_at >= reconnected_at + RETRY_PERIOD
+
     def mark_connected(self, account_id: str, reason: str) -> None:
-        """The shop authorized the app again (a new token): its deauthorization no longer holds."""
+        """The shop authorized the app again (a new token): its deauthorization no longer holds,
+        nor do retries of it that arrive later (see ``_deauthorization_counts``)."""
         with self._write_lock, self.engine.begin() as conn:
-            self._set_connection(conn, account_id, True, reason)
+            self._set_connection(conn, account_id, True, reason, utcnow())
 
     def disconnected(self) -> dict[str, Disconnection]:
         """Shops whose latest word is a deauthorization, by account id."""
@@ -208,9 +255,9 @@ class WebhookStore:
             }
 
     def _set_connection(
-        self, conn: sa.Connection, account_id: str, connected: bool, reason: str
+        self, conn: sa.Connection, account_id: str, connected: bool, reason: str, at: datetime
     ) -> None:
-        values = {"connected": connected, "changed_at": utcnow(), "reason": reason}
+        values = {"connected": connected, "changed_at": at, "reason": reason}
         conn.execute(
             self._insert(shop_connections)
             .values(account_id=account_id, **values)

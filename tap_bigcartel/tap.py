@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import typing as t
+from collections.abc import Mapping
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 
@@ -10,6 +12,13 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from bigcartel_core.settings import (
+    account_id_error,
+    database_url_error,
+    http_url_error,
+    iso_datetime_error,
+    unknown_settings,
+)
 from bigcartel_webhooks.store import url_password
 from tap_bigcartel.auth import ConfigError, Shop, discover_account_id, shops_from_config
 from tap_bigcartel.exceptions import ShopsFailedError, ShopUnavailableError, redact
@@ -90,27 +99,37 @@ class TapBigCartel(Tap):
             description="User-Agent sent with every request; Big Cartel asks for the app's name "
             "and a contact URL or email. Defaults to this tap's name, version and project URL.",
         ),
-        th.Property("page_size", th.IntegerType, default=100, description="page[limit]."),
         th.Property(
-            "request_timeout", th.IntegerType, default=60, description="Seconds per request."
+            "page_size",
+            th.IntegerType(minimum=2, maximum=100),
+            default=100,
+            description="page[limit], 2 to 100. The pagers overlap pages, so they need 2; the "
+            "API documents no maximum (clients use 100), and a page the API capped below the "
+            "limit would pass for the last one.",
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType(minimum=1),
+            default=60,
+            description="Seconds per request.",
         ),
         th.Property(
             "max_retries",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=6,
             description="Retries of a request after a 429, a 5xx, a timeout or a dropped "
             "connection, before the shop is reported as failed.",
         ),
         th.Property(
             "backoff_factor",
-            th.NumberType,
+            th.NumberType(minimum=0),
             default=1.0,
             description="Seconds; retry n waits a random time up to factor * 2^n, unless the "
             "API sent Retry-After.",
         ),
         th.Property(
             "max_retry_wait",
-            th.NumberType,
+            th.NumberType(minimum=0),
             default=120,
             description="Upper bound in seconds of any single wait, Retry-After included.",
         ),
@@ -119,12 +138,13 @@ class TapBigCartel(Tap):
             th.StringType,
             secret=True,
             description="SQLAlchemy URL of the webhook receiver's store (bigcartel-webhooks). "
-            "When set, shops that deauthorized the app are skipped with a warning, and products "
-            "deleted in Big Cartel become delete records (`_sdc_deleted_at`) in `products`.",
+            "When set, shops that deauthorized the app are skipped, named in the run's last line "
+            "on stderr, and products deleted in Big Cartel become delete records "
+            "(`_sdc_deleted_at`) in `products`.",
         ),
         th.Property(
             "webhook_settle_seconds",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=60,
             description="Deletes received in the last this many seconds before the run are left "
             "to the next run, so a delivery still being committed is never passed over.",
@@ -132,14 +152,19 @@ class TapBigCartel(Tap):
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Refuse, all at once and each by name, what the SDK's schema check let through.
+
+        The SDK has checked the schema (types, bounds) and appended its built-in settings
+        to ``config_jsonschema`` by now, so those are not unknown.
+        """
         super().__init__(*args, **kwargs)
+        errors = settings_errors(self.config, self.config_jsonschema)
         try:
             self._configured_shops = shops_from_config(self.config)
         except ConfigError as error:
-            raise ConfigValidationError(str(error), errors=[str(error)]) from None
-        if int(self.config["page_size"]) < 2:
-            msg = "`page_size` must be at least 2."
-            raise ConfigValidationError(msg, errors=[msg])
+            errors.append(str(error))
+        if errors:
+            raise ConfigValidationError("; ".join(errors), errors=errors)
         self.failed_shops: dict[str, str] = {}
         #: Shops left out of this run because they deauthorized the app; not failures.
         self.disconnected_shops: dict[str, str] = {}
@@ -226,10 +251,46 @@ class TapBigCartel(Tap):
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
     def sync_all(self) -> None:
-        """Sync every shop; then fail the run, naming them, if any shop could not be synced."""
+        """Sync every shop; name the deauthorized shops it skipped; then fail the run, naming
+        them, if any shop could not be synced."""
         super().sync_all()
+        if self.disconnected_shops:
+            self._report_skipped()
         if self.failed_shops:
             raise ShopsFailedError(self.failed_shops)
+
+    def _report_skipped(self) -> None:
+        """One plain last line on stderr, whatever the log format: a skipped shop is not a
+        failure, so the exit code (0) cannot tell whoever reads the end of the run about it."""
+        print(
+            f"{self.name}: skipped deauthorized shops: {', '.join(self.disconnected_shops)} "
+            "(reconnect with tap-bigcartel-connect --webhook-db-url or "
+            "bigcartel-webhooks reconnect ID)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def settings_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> list[str]:
+    """Unknown settings, then the values JSON Schema cannot judge, in the order of the settings.
+
+    Account ids are checked here rather than by a schema ``pattern``, whose error would show a
+    regular expression instead of saying what an account id is.
+    """
+    accounts = config.get("accounts")
+    entries = accounts if isinstance(accounts, list) else []
+    found = [
+        account_id_error("account_id", config.get("account_id")),
+        *(
+            account_id_error(f"accounts[{index}].account_id", entry.get("account_id"))
+            for index, entry in enumerate(entries)
+            if isinstance(entry, Mapping)
+        ),
+        iso_datetime_error("start_date", config.get("start_date")),
+        http_url_error("api_url", config.get("api_url"), "https://api.bigcartel.com"),
+        database_url_error("webhook_db_url", config.get("webhook_db_url")),
+    ]
+    return unknown_settings(config, schema) + [error for error in found if error]
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,8 +12,10 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from webhook_events import deliver, store_url
 
 from bigcartel_sandbox import Sandbox, SandboxConfig
+from bigcartel_webhooks.store import WebhookStore
 
 TAP = [sys.executable, "-m", "tap_bigcartel.tap"]
 
@@ -72,6 +75,80 @@ def test_invalid_config_names_the_setting(tmp_path: Path) -> None:
     result = subprocess.run([*TAP, "--config", config_file], capture_output=True, text=True)
     assert result.returncode != 0
     assert "password" in result.stderr
+
+
+def test_bad_settings_exit_1_naming_each_without_a_traceback(tmp_path: Path) -> None:
+    config_file = _write(
+        tmp_path / "config.json",
+        {
+            "access_token": "t0ken-never-shown",
+            "api_uri": "http://127.0.0.1:9",
+            "webhook_db_url": "postgresql+psycopg://fulfil:s3cret-pw@db.example:port/webhooks",
+        },
+    )
+    result = subprocess.run([*TAP, "--config", config_file], capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert any(line.endswith("api_uri: unknown setting, did you mean api_url?") for line in lines)
+    assert any(re.search(r"\bwebhook_db_url: ", line) for line in lines)
+    for secret in ("t0ken-never-shown", "s3cret-pw"):
+        assert secret not in result.stdout + result.stderr
+
+
+SKIPPED = re.compile(r"^tap-bigcartel: skipped deauthorized shops: ([0-9, ]+) \(reconnect .*\)$")
+
+
+def test_deauthorized_shops_are_named_in_the_last_line_of_a_successful_run(
+    tmp_path: Path,
+) -> None:
+    with Sandbox(SandboxConfig(shops=3, orders_per_shop=20, products_per_shop=5, seed=13)) as sb:
+        store = WebhookStore(f"sqlite:///{tmp_path / 'webhooks.db'}")
+        config = {
+            "api_url": sb.url,
+            "accounts": [
+                {"account_id": s.account_id, "access_token": s.access_token} for s in sb.shops
+            ],
+            "webhook_db_url": store_url(store),
+            "backoff_factor": 0.01,
+        }
+        config_file = _write(tmp_path / "config.json", config)
+        catalog = _catalog_selecting(tmp_path, config_file, {"orders"})
+        command = [*TAP, "--config", config_file, "--catalog", catalog]
+        first = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
+        assert not SKIPPED.match(first.stderr.splitlines()[-1])
+
+        gone = sorted(s.account_id for s in sb.shops[1:])
+        for account_id in gone:
+            sb.store.revoke_token(account_id)
+            deliver(store, account_id, "account.deauthorized", {"id": account_id})
+        store.close()
+        before = _last_state(first.stdout)
+        state_file = _write(tmp_path / "state.json", before)
+        second = subprocess.run(
+            [*command, "--state", state_file], capture_output=True, text=True, timeout=120
+        )
+    assert second.returncode == 0, second.stderr[-3000:]
+    found = SKIPPED.match(second.stderr.splitlines()[-1])
+    assert found, second.stderr[-2000:]
+    assert found.group(1).split(", ") == gone
+    after = _last_state(second.stdout)
+    for account_id in gone:
+        assert _partition(after, account_id) == _partition(before, account_id)
+
+
+def _last_state(stdout: str) -> dict:
+    states = [json.loads(line) for line in stdout.splitlines() if '"type":"STATE"' in line]
+    return states[-1]["value"]
+
+
+def _partition(state: dict, account_id: str) -> dict:
+    (found,) = [
+        entry
+        for entry in state["bookmarks"]["orders"]["partitions"]
+        if entry["context"]["account_id"] == account_id
+    ]
+    return found
 
 
 def test_killed_run_resumes_without_a_gap(tmp_path: Path) -> None:

@@ -137,6 +137,21 @@ def test_a_deauthorized_shop_is_skipped_and_the_run_succeeds(
     assert len(third.ids("orders")) < 10, "incremental, from the kept bookmark"
 
 
+def test_a_replayed_deauthorization_after_a_reconnect_does_not_skip_the_shop(
+    sandbox: Sandbox, db_url: str
+) -> None:
+    shop, other = (s.account_id for s in sandbox.shops)
+    store = WebhookStore(db_url)
+    deliver(store, shop, "account.deauthorized", {"id": shop})
+    store.mark_connected(shop, "test")
+    # Big Cartel retries the old delivery (our 2xx was lost): the same body, after the reconnect.
+    deliver(store, shop, "account.deauthorized", {"id": shop})
+    run = run_tap(config(sandbox, store), streams=["orders"])
+    store.close()
+    assert run.error is None
+    assert {account for account, _ in run.ids("orders")} == {shop, other}
+
+
 def test_all_shops_deauthorized_is_an_empty_successful_run(
     sandbox: Sandbox, store: WebhookStore
 ) -> None:

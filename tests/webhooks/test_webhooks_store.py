@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from webhooks_helpers import envelope
 
+from bigcartel_webhooks.__main__ import main
 from bigcartel_webhooks.store import StoreUnavailableError, WebhookStore, consumer_errors
 
 
@@ -68,18 +70,62 @@ def test_naive_timestamps_and_unknown_statuses_are_refused(store: WebhookStore) 
         _record(store, envelope(), "order.updated", "1", datetime(2026, 1, 1))
 
 
-def test_deauthorization_marks_the_shop_until_it_reconnects(store: WebhookStore) -> None:
+def _deauthorize(store: WebhookStore, body: bytes, when: datetime | None = None) -> None:
+    store.record(
+        body,
+        account_id="10",
+        topic="account.deauthorized",
+        status="received",
+        payload='{"id":10}',
+        received_at=when,
+    )
+
+
+def _listed(db_url: str, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """Account ids that ``bigcartel-webhooks disconnected`` lists."""
+    capsys.readouterr()
+    assert main(["--db", db_url, "disconnected"]) == 0
+    return [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+
+
+def test_a_replayed_deauthorization_does_not_undo_a_reconnect(
+    store: WebhookStore, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     body = envelope("account.deauthorized", 10, id=10)
-    store.record(body, account_id="10", topic="account.deauthorized", status="received", payload="")
+    _deauthorize(store, body)
     assert set(store.disconnected()) == {"10"}
     assert store.disconnected()["10"].reason == "account.deauthorized event 1"
+    assert _listed(db_url, capsys) == ["10"]
 
     store.mark_connected("10", "tap-bigcartel-connect")
+    # A late retry (or a replay) of the delivery stored before the reconnect.
+    _deauthorize(store, body)
     assert store.disconnected() == {}
-    # Deauthorized again: the same body, which the event log keeps once, still counts.
-    store.record(body, account_id="10", topic="account.deauthorized", status="received", payload="")
-    assert set(store.disconnected()) == {"10"}
+    assert _listed(db_url, capsys) == []
     assert store.count() == 1
+
+
+def test_which_deauthorizations_after_a_reconnect_count(store: WebhookStore) -> None:
+    body = envelope("account.deauthorized", 10, id=10)
+    _deauthorize(store, body, datetime.now(timezone.utc) - timedelta(days=1))
+    store.mark_connected("10", "tap-bigcartel-connect")
+    reconnected = datetime.now(timezone.utc)
+
+    # Within Big Cartel's 7 days of retries: the stored body is a retry of the old delivery.
+    _deauthorize(store, body, reconnected + timedelta(days=6))
+    assert store.disconnected() == {}
+    # A body first seen after the reconnect is a new deauthorization.
+    other = json.dumps({"type": "account.deauthorized", "payload": {"id": "10"}}).encode()
+    _deauthorize(store, other, reconnected + timedelta(days=6))
+    assert set(store.disconnected()) == {"10"}
+    assert store.disconnected()["10"].changed_at == reconnected + timedelta(days=6)
+
+    # Past the retry period, the old body can only be a new deauthorization.
+    store.mark_connected("10", "tap-bigcartel-connect")
+    reconnected = datetime.now(timezone.utc)
+    _deauthorize(store, body, reconnected + timedelta(days=7, seconds=1))
+    assert set(store.disconnected()) == {"10"}
+    assert store.disconnected()["10"].reason == "account.deauthorized event 1"
 
 
 def test_a_switched_off_deauthorization_changes_nothing(store: WebhookStore) -> None:
