@@ -130,6 +130,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: A burst of deliveries shares 16 connections (and 16 more at a peak). Parameters are kept out
+#: of errors (``hide_parameters``): they are delivery bodies, with customers' names and addresses.
+_POOL: dict[str, t.Any] = {"pool_size": 16, "max_overflow": 16, "pool_timeout": 60}
+
+
 class WebhookStore:
     """The event log; safe to share between the threads of a threaded server."""
 
@@ -141,16 +146,14 @@ class WebhookStore:
         if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if self.dialect == "sqlite":
-            self.engine = sa.create_engine(url, pool_size=16, max_overflow=16, pool_timeout=60)
+            self.engine = sa.create_engine(url, hide_parameters=True, **_POOL)
             configure_sqlite(self.engine)
             self._insert = sqlite.insert
             # SQLite has one writer at a time; queueing this process's writers on a lock spares
             # them SQLite's busy handler, which sleeps in steps of up to 100 ms (the p99).
             self._write_lock: t.ContextManager[t.Any] = threading.Lock()
         else:
-            self.engine = sa.create_engine(
-                url, pool_size=16, max_overflow=16, pool_timeout=60, pool_pre_ping=True
-            )
+            self.engine = sa.create_engine(url, hide_parameters=True, pool_pre_ping=True, **_POOL)
             self._insert = postgresql.insert
             self._write_lock = contextlib.nullcontext()
         if create:

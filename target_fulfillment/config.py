@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import re
 import typing as t
-import urllib.parse
 from collections.abc import Mapping
 
 import sqlalchemy as sa
 
-from bigcartel_core.settings import unknown_settings
+from bigcartel_core.settings import (
+    account_id_error,
+    database_url_error,
+    http_url_error,
+    unknown_settings,
+)
 from target_fulfillment.shipping import validate_shipping_codes
 
 #: Settings of earlier versions, with what to do instead.
@@ -32,11 +36,21 @@ def config_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> l
         validate_shipping_codes(config.get("shipping_codes"))
     except ValueError as error:
         errors.append(str(error))
-    errors += _database_url(config, "ledger_url", _LEDGER_DIALECTS)
-    if config.get("webhook_db_url"):
-        errors += _database_url(config, "webhook_db_url", _LEDGER_DIALECTS)
-    for name in ("api_url", "shipstation_api_url"):
-        errors += _http_url(config, name)
+    errors += _database_url(config, "ledger_url")
+    webhook_db = database_url_error("webhook_db_url", config.get("webhook_db_url"))
+    errors += [webhook_db] if webhook_db else []
+    for name, example in (
+        ("api_url", "https://api.bigcartel.com"),
+        ("shipstation_api_url", "https://ssapi.shipstation.com"),
+    ):
+        error = http_url_error(name, config.get(name), example)
+        errors += [error] if error else []
+    account_ids = [("account_id", config.get("account_id"))] + [
+        (f"accounts[{index}].account_id", entry.get("account_id"))
+        for index, entry in enumerate(config.get("accounts") or [])
+        if isinstance(entry, Mapping)
+    ]
+    errors += [e for e in (account_id_error(name, value) for name, value in account_ids) if e]
     errors += _at_least(config, "max_concurrency", 1)
     errors += _at_least(config, "shipstation_rate_limit_max_wait", 0)
     errors += _at_least(config, "shipstation_store_id", 1)
@@ -49,24 +63,13 @@ def config_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> l
     return errors
 
 
-def _database_url(config: Mapping[str, t.Any], name: str, dialects: tuple[str, ...]) -> list[str]:
+def _database_url(config: Mapping[str, t.Any], name: str) -> list[str]:
     value = config.get(name)
-    try:
-        url = sa.make_url(str(value))
-    except sa.exc.ArgumentError:
-        return [f"{name}: not a database URL (sqlite:///PATH or postgresql+psycopg://...)"]
-    if url.get_backend_name() not in dialects:
-        return [f"{name}: the database must be one of {', '.join(dialects)}"]
-    return []
-
-
-def _http_url(config: Mapping[str, t.Any], name: str) -> list[str]:
-    value = config.get(name)
-    if value is None:
-        return []
-    parts = urllib.parse.urlsplit(str(value))
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return [f"{name}: {str(value)[:80]!r} is not an http(s) URL"]
+    error = database_url_error(name, value)
+    if error:
+        return [error]
+    if sa.make_url(str(value)).get_backend_name() not in _LEDGER_DIALECTS:
+        return [f"{name}: the ledger's database must be one of {', '.join(_LEDGER_DIALECTS)}"]
     return []
 
 

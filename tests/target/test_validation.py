@@ -174,13 +174,19 @@ def _schema() -> dict[str, t.Any]:
     [
         ({"ledger_uri": "sqlite:///x.db"}, "ledger_uri: unknown setting, did you mean ledger_url?"),
         ({"reconcile_after_seconds": 900}, "reconcile_after_seconds: setting no longer exists"),
-        ({"ledger_url": "not a url"}, "ledger_url: not a database URL"),
-        ({"ledger_url": "mysql://u:hunter2@db/x"}, "ledger_url: the database must be one of"),
+        ({"ledger_url": "not a url"}, "ledger_url: not a SQLAlchemy database URL"),
+        ({"ledger_url": "mysql://u:hunter2@db/x"}, "ledger_url: the ledger's database must be"),
+        ({"webhook_db_url": "::hunter2"}, "webhook_db_url: not a SQLAlchemy database URL"),
+        (
+            {"accounts": [{"account_id": "10-01", "access_token": "hunter2"}]},
+            'accounts[0].account_id: "10-01" is not a Big Cartel account id',
+        ),
+        ({"account_id": "shop"}, 'account_id: "shop" is not a Big Cartel account id'),
         ({"max_concurrency": 0}, "max_concurrency: 0 must be at least 1"),
         ({"request_timeout": -1}, "request_timeout: -1 must be more than 0 seconds"),
         ({"shipstation_rate_limit_max_wait": -5}, "shipstation_rate_limit_max_wait: -5"),
         ({"origin_country": "USA"}, "origin_country: 'USA' is not a 2-letter"),
-        ({"api_url": "ftp://example.com"}, "api_url: 'ftp://example.com' is not an http(s) URL"),
+        ({"api_url": "ftp://example.com"}, "api_url: not an http:// or https:// URL"),
     ],
 )
 def test_settings_errors_name_the_setting(config: dict[str, t.Any], message: str) -> None:

@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 from webhooks_helpers import envelope
 
 from bigcartel_webhooks.__main__ import main
@@ -30,6 +31,26 @@ def test_insert_is_idempotent_on_the_body(store: WebhookStore) -> None:
     assert (inserted, inserted_again) == (True, False)
     assert again == first
     assert store.count() == 1
+
+
+def test_a_database_error_does_not_carry_the_delivery(db_url: str) -> None:
+    """A customer's address in a body that the database refuses stays out of the error."""
+    store = WebhookStore(db_url)
+    try:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE webhook_events")
+        body = envelope(id="1", shipping_address_1="17 Privet Lane")
+        with pytest.raises(sa.exc.DBAPIError) as raised:
+            store.record(
+                body,
+                account_id="1",
+                topic="order.updated",
+                status="received",
+                payload=body.decode(),
+            )
+        assert "Privet" not in str(raised.value)
+    finally:
+        store.close()
 
 
 def test_filters_and_settling(store: WebhookStore) -> None:
