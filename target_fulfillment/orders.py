@@ -63,7 +63,8 @@ def is_eligible(order: Record) -> bool:
 
 
 def is_voided(order: Record) -> bool:
-    return order.get("payment_status") in VOIDED
+    status = order.get("payment_status")
+    return isinstance(status, str) and status in VOIDED
 
 
 def _text(value: t.Any, where: str, field: str) -> str | None:

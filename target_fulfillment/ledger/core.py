@@ -245,24 +245,25 @@ class Ledger:
 
         Never touches an order being sent, sent or finished: its row is left as it is.
         """
+        return self._set_aside(account_id, order_id, state="held", hold_reason=reason)
+
+    def _set_aside(self, account_id: str, order_id: str, **values: t.Any) -> bool:
+        """Insert the row, or move a ``held`` or ``failed`` one, with ``values``."""
         now = utc_now()
         insert = self._insert(orders).values(
             account_id=account_id,
             order_id=order_id,
             order_key=_order_key(account_id, order_id),
-            state="held",
-            hold_reason=reason,
             attempts=0,
             created_at=now,
             updated_at=now,
+            **values,
         )
         with self.engine.begin() as conn:
             if wrote(conn, _unless_exists(insert)):
                 return True
             held_or_failed = orders.c.state.in_(("held", "failed"))
-            return self._move(
-                conn, account_id, order_id, held_or_failed, now, state="held", hold_reason=reason
-            )
+            return self._move(conn, account_id, order_id, held_or_failed, now, **values)
 
     def claim(
         self, account_id: str, order_id: str, order_key: str, payload_hash: str, backend: str
@@ -334,24 +335,9 @@ class Ledger:
     def record_error(self, account_id: str, order_id: str, error: str) -> bool:
         """An order the target could not even decide on: ``failed`` with the error, retried
         every run. Never touches an order being sent, sent or finished."""
-        now = utc_now()
-        insert = self._insert(orders).values(
-            account_id=account_id,
-            order_id=order_id,
-            order_key=_order_key(account_id, order_id),
-            state="failed",
-            last_error=error,
-            attempts=0,
-            created_at=now,
-            updated_at=now,
+        return self._set_aside(
+            account_id, order_id, state="failed", last_error=error, hold_reason=None
         )
-        with self.engine.begin() as conn:
-            if wrote(conn, _unless_exists(insert)):
-                return True
-            held_or_failed = orders.c.state.in_(("held", "failed"))
-            return self._move(
-                conn, account_id, order_id, held_or_failed, now, state="failed", last_error=error
-            )
 
     def record_pending_change(self, account_id: str, order_id: str, description: str) -> bool:
         """Note a change the warehouse would not take, for a person to apply by hand."""
