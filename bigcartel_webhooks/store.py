@@ -26,8 +26,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sqlsupport.sqlite import configure_sqlite, read_only
-from sqlsupport.types import UTCDateTime
+from bigcartel_core.sql.sqlite import configure_sqlite, read_only
+from bigcartel_core.sql.types import UTCDateTime
 
 DEFAULT_DB_URL = "sqlite:///webhooks/webhooks.db"
 STATUSES = ("received", "processed", "failed", "ignored")

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from sqlsupport.types import as_utc
+from bigcartel_core.sql.types import as_utc
 
 RemoteStatus = Literal["open", "shipped", "cancelled"]
 

@@ -79,7 +79,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlsupport.types import as_utc
+from bigcartel_core.sql.types import as_utc
 from target_fulfillment.backends.base import (
     BackendError,
     FulfillmentOrder,

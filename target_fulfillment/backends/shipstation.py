@@ -35,7 +35,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 from urllib3.util.retry import Retry
 
-from sqlsupport.types import as_utc
+from bigcartel_core.sql.types import as_utc
 from tap_bigcartel.exceptions import redact
 from target_fulfillment.backends.base import (
     Address,

@@ -12,7 +12,7 @@ from functools import cached_property
 
 import sqlalchemy as sa
 
-from sqlsupport.sqlite import read_only
+from bigcartel_core.sql.sqlite import read_only
 from target_fulfillment.ledger import leases
 from target_fulfillment.ledger.database import InsertStatement, open_database, wrote
 from target_fulfillment.ledger.schema import (

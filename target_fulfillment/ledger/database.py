@@ -1,4 +1,4 @@
-"""Opening the ledger's database: SQLite for one machine (set up as sqlsupport.sqlite
+"""Opening the ledger's database: SQLite for one machine (set up as bigcartel_core.sql.sqlite
 describes), PostgreSQL for several."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import typing as t
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sqlsupport.sqlite import configure_sqlite
+from bigcartel_core.sql.sqlite import configure_sqlite
 from target_fulfillment.ledger.schema import MIGRATIONS, SCHEMA_VERSION, meta, metadata
 
 InsertStatement = postgresql.Insert | sqlite.Insert

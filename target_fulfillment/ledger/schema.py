@@ -11,7 +11,7 @@ import typing as t
 
 import sqlalchemy as sa
 
-from sqlsupport.types import UTCDateTime
+from bigcartel_core.sql.types import UTCDateTime
 
 #: 2: ``fulfillment_shops.connected`` is gone (shop connections live in the webhook store).
 #: 3: ``fulfillment_orders.lease_owner`` (who is submitting), ``fulfillment_rejected_records``,

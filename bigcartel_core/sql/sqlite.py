@@ -16,7 +16,7 @@ import typing as t
 import sqlalchemy as sa
 
 BUSY_TIMEOUT_MS = 30_000
-_READ_ONLY = "sqlsupport_read_only"
+_READ_ONLY = "bigcartel_core_read_only"
 
 
 def configure_sqlite(engine: sa.Engine) -> None:
