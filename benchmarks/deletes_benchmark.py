@@ -18,8 +18,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from tap_benchmark import run_tap, tap_config
 
+from bigcartel_core.webhook_store import WebhookStore, delivery_key, webhook_events
 from bigcartel_sandbox import Sandbox, SandboxConfig
-from bigcartel_webhooks.store import WebhookStore, delivery_key, webhook_events
 
 OTHER_SHOPS = 9
 

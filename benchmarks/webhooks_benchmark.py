@@ -27,8 +27,8 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bigcartel_core.webhook_store import WebhookStore  # noqa: E402
 from bigcartel_webhooks.app import signature  # noqa: E402
-from bigcartel_webhooks.store import WebhookStore  # noqa: E402
 
 SECRET = "benchmark-client-secret"
 

@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from types import FrameType
 
+from bigcartel_core.webhook_store import DEFAULT_DB_URL, STATUSES, WebhookStore
 from bigcartel_webhooks import server as server_module
 from bigcartel_webhooks import trigger as trigger_module
 from bigcartel_webhooks.app import DEFAULT_MAX_BODY_BYTES, TOPIC_SWITCHES, create_app
-from bigcartel_webhooks.store import DEFAULT_DB_URL, STATUSES, WebhookStore
 from bigcartel_webhooks.trigger import Trigger
 
 SECRET_ENV = "BIGCARTEL_CLIENT_SECRET"

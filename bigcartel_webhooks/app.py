@@ -4,7 +4,7 @@ Big Cartel retries any non-2xx answer for 7 days, so the receiver answers 2xx on
 delivery is committed, and answers 2xx to a retry of a delivery it already holds. It never
 processes events here: a consumer reads ``webhook_events`` and marks them processed or failed.
 The one exception is bookkeeping inside the store's transaction: ``account.deauthorized`` marks
-the shop disconnected, which the tap and the target read (see store.py).
+the shop disconnected, which the tap and the target read (see bigcartel_core.webhook_store).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bigcartel_webhooks.store import WebhookStore
+from bigcartel_core.webhook_store import WebhookStore
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 SIGNATURE_HEADER = "X-Webhook-Signature"

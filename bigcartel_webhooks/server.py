@@ -16,7 +16,7 @@ from typing import Any
 import waitress
 from flask import Flask
 
-DEFAULT_THREADS = 8  # the store's pool holds 16 connections (store.py)
+DEFAULT_THREADS = 8  # the store's pool holds 16 connections (bigcartel_core.webhook_store)
 # Seconds: a delivery is one small POST sent at once; a sender silent this long is gone.
 DEFAULT_CHANNEL_TIMEOUT = 10
 # An idle connection costs about 2.5 KiB and no thread, so the limit is high: past it, a delivery

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bigcartel_webhooks.store import WebhookEvent, WebhookStore, utcnow
+from bigcartel_core.webhook_store import WebhookEvent, WebhookStore, utcnow
 
 ORDER_TOPICS = "order."
 

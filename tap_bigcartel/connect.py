@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 import sqlalchemy as sa
 
-from bigcartel_webhooks.store import WebhookStore
+from bigcartel_core.webhook_store import WebhookStore
 from tap_bigcartel import envfile
 
 PROG = "tap-bigcartel-connect"

@@ -19,7 +19,7 @@ from bigcartel_core.settings import (
     iso_datetime_error,
     unknown_settings,
 )
-from bigcartel_webhooks.store import url_password
+from bigcartel_core.webhook_store import url_password
 from tap_bigcartel.auth import ConfigError, Shop, discover_account_id, shops_from_config
 from tap_bigcartel.exceptions import ShopsFailedError, ShopUnavailableError, redact
 from tap_bigcartel.streams import STREAM_TYPES
@@ -27,7 +27,7 @@ from tap_bigcartel.webhooks import WebhookFacts
 from tap_bigcartel.writer import StateFlushingWriter
 
 if t.TYPE_CHECKING:
-    from bigcartel_webhooks.store import Disconnection
+    from bigcartel_core.webhook_store import Disconnection
     from tap_bigcartel.client import BigCartelStream
 
 PROJECT_URL = "https://github.com/bigcartel-fulfillment/bigcartel-fulfillment"

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from bigcartel_webhooks.store import Disconnection, WebhookStore, consumer_errors
+from bigcartel_core.webhook_store import Disconnection, WebhookStore, consumer_errors
 
 log = logging.getLogger(__name__)
 #: Statuses of events to act on: not those the topic switches ignored, nor failed ones.

@@ -11,7 +11,7 @@ from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from bigcartel_webhooks.store import WebhookStore, consumer_errors, url_password
+from bigcartel_core.webhook_store import WebhookStore, consumer_errors, url_password
 from tap_bigcartel.auth import ConfigError, discover_account_id, shops_from_config
 from tap_bigcartel.tap import PROJECT_URL, _package_version
 from target_fulfillment.backends import make_backend

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from werkzeug.serving import make_server
 
-from bigcartel_webhooks.store import WebhookStore
+from bigcartel_core.webhook_store import WebhookStore
 
 
 def deliver(

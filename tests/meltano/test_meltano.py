@@ -20,9 +20,9 @@ from meltano_helpers import (
 )
 from webhook_events import ServedApp, store_url
 
+from bigcartel_core.webhook_store import WebhookStore
 from bigcartel_sandbox import Sandbox
 from bigcartel_webhooks.app import create_app
-from bigcartel_webhooks.store import WebhookStore
 
 STREAMS = ("accounts", "artists", "categories", "countries", "discounts", "orders", "products")
 

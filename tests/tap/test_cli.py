@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from webhook_events import deliver, store_url
 
+from bigcartel_core.webhook_store import WebhookStore
 from bigcartel_sandbox import Sandbox, SandboxConfig
-from bigcartel_webhooks.store import WebhookStore
 
 TAP = [sys.executable, "-m", "tap_bigcartel.tap"]
 

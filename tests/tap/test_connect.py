@@ -22,8 +22,8 @@ import dotenv
 import pytest
 import requests
 
+from bigcartel_core.webhook_store import WebhookStore
 from bigcartel_sandbox import Sandbox, SandboxConfig
-from bigcartel_webhooks.store import WebhookStore
 from tap_bigcartel.connect import ENV_VARS, Grant, update_env_file
 
 WAIT = 30.0

@@ -10,8 +10,8 @@ import pytest
 from tap_runner import fast_config, run_tap
 from webhook_events import deliver, store_url
 
+from bigcartel_core.webhook_store import WebhookStore
 from bigcartel_sandbox import Sandbox
-from bigcartel_webhooks.store import WebhookStore
 from tap_bigcartel.tap import TapBigCartel
 
 BOOKMARK = "deletes_received_before"

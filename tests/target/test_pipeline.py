@@ -14,8 +14,8 @@ from emulator_api import documents
 from pipeline import run_pipeline, run_target, tap_config, target_config
 from webhook_events import deliver, store_url
 
+from bigcartel_core.webhook_store import WebhookStore
 from bigcartel_sandbox import Sandbox, SandboxConfig
-from bigcartel_webhooks.store import WebhookStore
 from shipstation_sandbox import ShipStationSandbox
 from tap_bigcartel import jsonapi
 from tap_bigcartel.schemas import PRODUCTS

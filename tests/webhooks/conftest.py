@@ -10,8 +10,8 @@ import pytest
 from webhook_events import ServedApp
 from webhooks_helpers import ALL_TOPICS, SECRET, Receiver
 
+from bigcartel_core.webhook_store import WebhookStore
 from bigcartel_webhooks.app import create_app
-from bigcartel_webhooks.store import WebhookStore
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from webhooks_helpers import Receiver, envelope
 
-from bigcartel_webhooks.store import delivery_key
+from bigcartel_core.webhook_store import delivery_key
 
 SENDERS = 16
 DELIVERIES = 1_000

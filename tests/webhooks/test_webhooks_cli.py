@@ -9,9 +9,9 @@ import pytest
 import requests
 from webhooks_helpers import envelope, served
 
+from bigcartel_core.webhook_store import WebhookStore
 from bigcartel_webhooks.__main__ import main
 from bigcartel_webhooks.app import signature
-from bigcartel_webhooks.store import WebhookStore
 
 
 def test_list_show_and_mark_failed(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:

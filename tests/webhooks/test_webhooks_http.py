@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from webhooks_helpers import SECRET, Receiver, envelope
 
+from bigcartel_core.webhook_store import delivery_key
 from bigcartel_webhooks.app import signature
-from bigcartel_webhooks.store import delivery_key
 
 
 def test_signed_delivery_is_stored_once_even_when_delivered_twice(receiver: Receiver) -> None:

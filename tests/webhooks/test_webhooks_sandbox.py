@@ -8,9 +8,9 @@ import typing as t
 
 from webhooks_helpers import SECRET, Receiver
 
+from bigcartel_core.webhook_store import WebhookEvent, WebhookStore
 from bigcartel_sandbox.config import SandboxConfig
 from bigcartel_sandbox.server import Sandbox
-from bigcartel_webhooks.store import WebhookEvent, WebhookStore
 
 
 def _wait_for(store: WebhookStore, topic: str, deadline: float = 15.0) -> WebhookEvent:

@@ -21,9 +21,9 @@ import pytest
 import requests
 from webhooks_helpers import REPO, SECRET, envelope, served
 
+from bigcartel_core.webhook_store import WebhookStore
 from bigcartel_webhooks.__main__ import main
 from bigcartel_webhooks.app import signature
-from bigcartel_webhooks.store import WebhookStore
 
 IDLE = 200
 THREADS = 4

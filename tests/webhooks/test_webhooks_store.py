@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from webhooks_helpers import envelope
 
+from bigcartel_core.webhook_store import StoreUnavailableError, WebhookStore, consumer_errors
 from bigcartel_webhooks.__main__ import main
-from bigcartel_webhooks.store import StoreUnavailableError, WebhookStore, consumer_errors
 
 
 def _record(store: WebhookStore, body: bytes, topic: str, account: str, when: datetime) -> int:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from webhook_events import deliver, store_url
 
+from bigcartel_core.webhook_store import WebhookStore
 from bigcartel_webhooks.__main__ import main
-from bigcartel_webhooks.store import WebhookStore
 from bigcartel_webhooks.trigger import Trigger
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)

@@ -16,8 +16,8 @@ from pathlib import Path
 import requests
 
 import bigcartel_webhooks
+from bigcartel_core.webhook_store import WebhookStore
 from bigcartel_webhooks.app import signature
-from bigcartel_webhooks.store import WebhookStore
 
 SECRET = "test-client-secret"
 ALL_TOPICS = ("orders", "products", "account")
