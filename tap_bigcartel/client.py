@@ -16,18 +16,18 @@ from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tap_bigcartel import jsonapi
-from tap_bigcartel.auth import JSONAPI
+from bigcartel_core import jsonapi
+from bigcartel_core.errors import BigCartelAPIError, ShopUnavailableError, redact
+from bigcartel_core.jsonapi import JSONAPI
+from bigcartel_core.retry import wait_times
 from tap_bigcartel.coercion import RecordValueError, decimal_coercer, parse_timestamp
-from tap_bigcartel.exceptions import BigCartelAPIError, ShopUnavailableError, redact
 from tap_bigcartel.paging import AscendingSeekPager, DescendingPager, OffsetPager
-from tap_bigcartel.retry import wait_times
 
 if t.TYPE_CHECKING:
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
 
-    from tap_bigcartel.auth import Shop
+    from bigcartel_core.auth import Shop
     from tap_bigcartel.tap import TapBigCartel
 
 Pager = OffsetPager | AscendingSeekPager | DescendingPager
@@ -280,7 +280,7 @@ class BigCartelStream(RESTStream[dict]):
         )
 
     def backoff_jitter(self, value: float) -> float:
-        """:func:`tap_bigcartel.retry.wait_times` already jitters; add nothing on top."""
+        """:func:`bigcartel_core.retry.wait_times` already jitters; add nothing on top."""
         return value
 
     def backoff_max_tries(self) -> int:

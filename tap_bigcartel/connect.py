@@ -26,7 +26,6 @@ import time
 import webbrowser
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -34,6 +33,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 import sqlalchemy as sa
 
+from bigcartel_core.version import PROJECT_URL, package_version
 from bigcartel_core.webhook_store import WebhookStore
 from tap_bigcartel import envfile
 
@@ -41,7 +41,6 @@ PROG = "tap-bigcartel-connect"
 DEFAULT_OAUTH_BASE_URL = "https://my.bigcartel.com"
 DEFAULT_API_URL = "https://api.bigcartel.com"
 ENV_VARS = ("TAP_BIGCARTEL_ACCOUNTS", "TARGET_FULFILLMENT_ACCOUNTS")
-PROJECT_URL = "https://github.com/bigcartel-fulfillment/bigcartel-fulfillment"
 
 AUTHORIZE_ERRORS = {
     "access_denied": "The shop owner denied access to the shop.",
@@ -78,11 +77,7 @@ class Grant:
 
 def _user_agent() -> str:
     """Big Cartel refuses requests without a User-Agent naming the app."""
-    try:
-        version = metadata.version("bigcartel-fulfillment")
-    except metadata.PackageNotFoundError:
-        version = "0"
-    return f"{PROG}/{version} (+{PROJECT_URL})"
+    return f"{PROG}/{package_version()} (+{PROJECT_URL})"
 
 
 def build_authorize_url(oauth_base_url: str, client_id: str, redirect_uri: str, state: str) -> str:

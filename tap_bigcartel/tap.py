@@ -6,12 +6,13 @@ import sys
 import typing as t
 from collections.abc import Mapping
 from functools import cached_property
-from importlib.metadata import PackageNotFoundError, version
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from bigcartel_core.auth import Shop, discover_account_id, shops_from_config
+from bigcartel_core.errors import ConfigError, ShopUnavailableError, redact
 from bigcartel_core.settings import (
     account_id_error,
     database_url_error,
@@ -19,9 +20,9 @@ from bigcartel_core.settings import (
     iso_datetime_error,
     unknown_settings,
 )
+from bigcartel_core.version import PROJECT_URL, package_version
 from bigcartel_core.webhook_store import url_password
-from tap_bigcartel.auth import ConfigError, Shop, discover_account_id, shops_from_config
-from tap_bigcartel.exceptions import ShopsFailedError, ShopUnavailableError, redact
+from tap_bigcartel.exceptions import ShopsFailedError
 from tap_bigcartel.streams import STREAM_TYPES
 from tap_bigcartel.webhooks import WebhookFacts
 from tap_bigcartel.writer import StateFlushingWriter
@@ -29,15 +30,6 @@ from tap_bigcartel.writer import StateFlushingWriter
 if t.TYPE_CHECKING:
     from bigcartel_core.webhook_store import Disconnection
     from tap_bigcartel.client import BigCartelStream
-
-PROJECT_URL = "https://github.com/bigcartel-fulfillment/bigcartel-fulfillment"
-
-
-def _package_version() -> str:
-    try:
-        return version("bigcartel-fulfillment")
-    except PackageNotFoundError:
-        return "0"
 
 
 class TapBigCartel(Tap):
@@ -172,7 +164,7 @@ class TapBigCartel(Tap):
     @cached_property
     def user_agent(self) -> str:
         return self.config.get("user_agent") or (
-            f"tap-bigcartel/{_package_version()} (+{PROJECT_URL})"
+            f"tap-bigcartel/{package_version()} (+{PROJECT_URL})"
         )
 
     @cached_property

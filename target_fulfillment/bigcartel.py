@@ -18,10 +18,10 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
-from tap_bigcartel import jsonapi
-from tap_bigcartel.auth import JSONAPI
-from tap_bigcartel.exceptions import redact
-from tap_bigcartel.retry import retry_after_seconds
+from bigcartel_core import jsonapi
+from bigcartel_core.errors import redact
+from bigcartel_core.jsonapi import JSONAPI
+from bigcartel_core.retry import retry_after_seconds
 
 #: Answers that mean "this shop cannot take shipments through the API", not "try again".
 SHIPMENTS_REFUSED = frozenset({404, 405, 422})

@@ -11,9 +11,10 @@ from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from bigcartel_core.auth import discover_account_id, shops_from_config
+from bigcartel_core.errors import ConfigError
+from bigcartel_core.version import PROJECT_URL, package_version
 from bigcartel_core.webhook_store import WebhookStore, consumer_errors, url_password
-from tap_bigcartel.auth import ConfigError, discover_account_id, shops_from_config
-from tap_bigcartel.tap import PROJECT_URL, _package_version
 from target_fulfillment.backends import make_backend
 from target_fulfillment.bigcartel import BigCartelWriter
 from target_fulfillment.config import config_errors
@@ -219,7 +220,7 @@ class TargetFulfillment(Target):
                 return None
             raise ConfigValidationError(str(error), errors=[str(error)]) from None
         user_agent = self.config.get("user_agent") or (
-            f"target-fulfillment/{_package_version()} (+{PROJECT_URL})"
+            f"target-fulfillment/{package_version()} (+{PROJECT_URL})"
         )
         auth_by_account = {}
         for shop in shops:

@@ -35,8 +35,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 from urllib3.util.retry import Retry
 
+from bigcartel_core.errors import redact
 from bigcartel_core.sql.types import as_utc
-from tap_bigcartel.exceptions import redact
 from target_fulfillment.backends.base import (
     Address,
     AmbiguousSubmitError,

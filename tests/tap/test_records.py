@@ -9,11 +9,11 @@ import random
 import pytest
 import requests
 
-from tap_bigcartel import jsonapi
-from tap_bigcartel.auth import BearerAuth, ConfigError, shops_from_config
+from bigcartel_core import jsonapi
+from bigcartel_core.auth import BearerAuth, shops_from_config
+from bigcartel_core.errors import ConfigError, redact
+from bigcartel_core.retry import retry_after_seconds, wait_times
 from tap_bigcartel.coercion import RecordValueError, decimal_coercer, parse_timestamp
-from tap_bigcartel.exceptions import redact
-from tap_bigcartel.retry import retry_after_seconds, wait_times
 from tap_bigcartel.schemas import ORDERS
 
 ORDER_DOCUMENT = {

@@ -12,8 +12,9 @@ import requests
 from emulator_api import emulator_ids
 from tap_runner import fast_config, run_tap
 
+from bigcartel_core.errors import BigCartelAPIError
 from bigcartel_sandbox import Sandbox, SandboxConfig
-from tap_bigcartel.exceptions import BigCartelAPIError, ShopsFailedError
+from tap_bigcartel.exceptions import ShopsFailedError
 from tap_bigcartel.tap import TapBigCartel
 
 ACCOUNT_STREAMS = ("accounts", "artists", "categories", "discounts", "orders", "products")

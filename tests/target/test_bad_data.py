@@ -23,10 +23,10 @@ import bad_records as br
 import pytest
 from pipeline import TARGET
 
+from bigcartel_core import jsonapi
 from bigcartel_sandbox import Sandbox, SandboxConfig
 from shipstation_sandbox import ShipStationSandbox
 from shipstation_sandbox.validation import ValidationError
-from tap_bigcartel import jsonapi
 from target_fulfillment.ledger import Ledger
 
 ADMIN = [sys.executable, "-m", "target_fulfillment.admin"]

@@ -14,10 +14,10 @@ from emulator_api import documents
 from pipeline import run_pipeline, run_target, tap_config, target_config
 from webhook_events import deliver, store_url
 
+from bigcartel_core import jsonapi
 from bigcartel_core.webhook_store import WebhookStore
 from bigcartel_sandbox import Sandbox, SandboxConfig
 from shipstation_sandbox import ShipStationSandbox
-from tap_bigcartel import jsonapi
 from tap_bigcartel.schemas import PRODUCTS
 from target_fulfillment.ledger import Ledger
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Iterator, Mapping
 
+#: The JSON:API media type, for ``Accept`` and ``Content-Type``.
+JSONAPI = "application/vnd.api+json"
+
 Resource = Mapping[str, t.Any]
 IncludedIndex = dict[tuple[str, str], Resource]
 

@@ -11,9 +11,8 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase, HTTPBasicAuth
 from urllib3.util.retry import Retry
 
-from tap_bigcartel.exceptions import BigCartelAPIError, ShopUnavailableError
-
-JSONAPI = "application/vnd.api+json"
+from bigcartel_core.errors import BigCartelAPIError, ConfigError, ShopUnavailableError
+from bigcartel_core.jsonapi import JSONAPI
 
 
 class BearerAuth(AuthBase):
@@ -28,10 +27,6 @@ class BearerAuth(AuthBase):
 
     def __repr__(self) -> str:
         return "BearerAuth(token=[redacted])"
-
-
-class ConfigError(ValueError):
-    """The configuration cannot work; the message names the setting."""
 
 
 @dataclass(frozen=True)
