@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# The layers declared in pyproject.toml ([tool.importlinter]): one-way imports.
+.venv/bin/lint-imports
 # Meltano and Airflow live in venvs of their own (their dependencies conflict with the
 # project's); installed here so an install failure shows as its own step.
 bash scripts/meltano.sh install
