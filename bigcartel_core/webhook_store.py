@@ -20,7 +20,7 @@ import hashlib
 import threading
 import typing as t
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bigcartel_core.sql.sqlite import configure_sqlite, read_only
 from bigcartel_core.sql.types import UTCDateTime
+from bigcartel_core.timestamps import now as utcnow
 
 DEFAULT_DB_URL = "sqlite:///webhooks/webhooks.db"
 STATUSES = ("received", "processed", "failed", "ignored")
@@ -124,10 +125,6 @@ def url_password(url: str) -> str | None:
 def delivery_key(body: bytes) -> str:
     """The identity of a delivery: a retry of it has the same raw body, hence the same key."""
     return hashlib.sha256(body).hexdigest()
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 #: A burst of deliveries shares 16 connections (and 16 more at a peak). Parameters are kept out

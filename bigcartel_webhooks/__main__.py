@@ -13,9 +13,10 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from types import FrameType
 
+from bigcartel_core import timestamps
 from bigcartel_core.webhook_store import DEFAULT_DB_URL, STATUSES, WebhookStore
 from bigcartel_webhooks import server as server_module
 from bigcartel_webhooks import trigger as trigger_module
@@ -134,8 +135,7 @@ def _positive(text: str) -> int:
 
 def _timestamp(text: str) -> datetime:
     """ISO 8601; a time without a zone is taken as UTC, so filters never depend on the host."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return timestamps.parse(text)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ import decimal
 import typing as t
 from collections.abc import Callable, Mapping
 
+from bigcartel_core import timestamps
+
 Record = dict[str, t.Any]
 #: field → None for a number field, or the plan of a nested object / array of objects.
 Plan = dict[str, "Plan | None"]
@@ -98,14 +100,10 @@ def parse_timestamp(value: t.Any, field: str) -> dt.datetime:
     turning them into datetimes lets the SDK render them all the same way.
     """
     if isinstance(value, dt.datetime):
-        parsed = value
-    elif isinstance(value, str) and value:
+        return timestamps.as_utc(value)
+    if isinstance(value, str) and value:
         try:
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+            return timestamps.parse(value)
         except ValueError:
             raise RecordValueError(f"field '{field}' holds {value!r}, not a timestamp") from None
-    else:
-        raise RecordValueError(f"field '{field}' is missing or empty")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+    raise RecordValueError(f"field '{field}' is missing or empty")

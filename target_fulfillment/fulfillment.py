@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 
+from bigcartel_core import timestamps
 from target_fulfillment.backends.base import (
     AmbiguousSubmitError,
     Backend,
@@ -342,8 +343,8 @@ class Fulfillment:
         """Record every shipment the warehouse reports, then let the warehouse forget it."""
         watermark_key = f"shipments_since:{self.backend.name}"
         stored = self.ledger.get_value(watermark_key)
-        since = dt.datetime.fromisoformat(stored) if stored else None
-        started = dt.datetime.now(dt.timezone.utc)
+        since = timestamps.parse(stored) if stored else None
+        started = timestamps.now()
         for shipment in self.backend.shipments(since):
             entry = self.ledger.find_by_key(shipment.key)
             if entry is None:

@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from singer_sdk.singerlib.json import deserialize_json, serialize_json
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bigcartel_core import timestamps
+
 Record = dict[str, t.Any]
 
 metadata = sa.MetaData()
@@ -35,9 +37,7 @@ documents = sa.Table(
 def _updated_at(record: Record) -> str:
     value = record.get("updated_at")
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+        return timestamps.format(value)
     return str(value or "")
 
 
@@ -67,7 +67,7 @@ class OrderCache:
         """
         insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
         stored = 0
-        now = dt.datetime.now(dt.timezone.utc)
+        now = timestamps.now()
         with self._engine.begin() as connection:
             for record in records:
                 values = {

@@ -12,6 +12,7 @@ import typing as t
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from bigcartel_core import timestamps
 from target_fulfillment.backends.base import Address, FulfillmentOrder, LineItem
 from target_fulfillment.shipping import carrier_service, shipping_code
 from target_fulfillment.sku import derive_sku
@@ -99,10 +100,11 @@ def _money(order: Record, field: str, *, default: str | None = None) -> decimal.
 
 
 def _timestamp(value: t.Any) -> dt.datetime | None:
+    """A time of the order in UTC; None when it is missing or unreadable."""
     if value is None or isinstance(value, dt.datetime):
-        return value
+        return None if value is None else timestamps.as_utc(value)
     try:
-        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return timestamps.parse(str(value))
     except ValueError:
         return None
 
@@ -280,9 +282,7 @@ def build_order(
         key=order_key(account_id, order_id),
         account_id=account_id,
         order_id=order_id,
-        order_date=completed
-        or _timestamp(order.get("created_at"))
-        or dt.datetime.now(dt.timezone.utc),
+        order_date=completed or _timestamp(order.get("created_at")) or timestamps.now(),
         payment_date=completed,
         customer_email=_field(order, "customer_email"),
         ship_to=address,

@@ -7,12 +7,9 @@ import typing as t
 
 import sqlalchemy as sa
 
+from bigcartel_core.timestamps import as_utc
 
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """The same instant in UTC; a naive datetime is taken as UTC, as Big Cartel's times are."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)
+__all__ = ["UTCDateTime", "as_utc"]
 
 
 class UTCDateTime(sa.TypeDecorator[dt.datetime]):

@@ -13,16 +13,12 @@ import datetime as dt
 import decimal
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from bigcartel_core.sql.types import as_utc
+from bigcartel_core.timestamps import as_utc
 
 RemoteStatus = Literal["open", "shipped", "cancelled"]
-
-# Python 3.10 reads fractions of a second of exactly three or six digits; ShipStation sends seven.
-_FRACTION = re.compile(r"\.(\d+)")
 
 
 @dataclass(frozen=True)
@@ -156,22 +152,6 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release connections and files."""
         ...
-
-
-def parse_timestamp(text: str, naive_zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime:
-    """Parse an ISO-8601 timestamp or date into UTC; raises ``ValueError``.
-
-    Tolerates what Python 3.10's parser refuses: a ``Z`` suffix and fractions of a second of any
-    length. A timestamp without an offset is in ``naive_zone``.
-    """
-    normalized = text.strip()
-    if normalized[-1:] in ("Z", "z"):
-        normalized = normalized[:-1] + "+00:00"
-    normalized = _FRACTION.sub(lambda match: "." + match.group(1)[:6].ljust(6, "0"), normalized)
-    moment = dt.datetime.fromisoformat(normalized)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=naive_zone)
-    return moment.astimezone(dt.timezone.utc)
 
 
 def decimal_text(value: decimal.Decimal) -> str:

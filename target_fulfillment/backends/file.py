@@ -79,7 +79,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bigcartel_core.sql.types import as_utc
+from bigcartel_core import timestamps
+from bigcartel_core.timestamps import as_utc
 from target_fulfillment.backends.base import (
     BackendError,
     FulfillmentOrder,
@@ -89,7 +90,6 @@ from target_fulfillment.backends.base import (
     Shipment,
     ShippedItem,
     decimal_text,
-    parse_timestamp,
 )
 
 ORDER_FORMAT = "bigcartel-fulfillment/order@1"
@@ -191,7 +191,7 @@ class FileBackend:
                     "key": key,
                     "account_id": sent.get("account_id"),
                     "order_id": sent.get("order_id"),
-                    "requested_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                    "requested_at": timestamps.now().isoformat(),
                 }
                 _write_atomic(paths.cancel_request, _dump(request))
         return False
@@ -343,7 +343,7 @@ def read_confirmation(data: bytes, source_id: str) -> Shipment:
         raise ValueError(f'"order_key" is missing or not an order key: {key!r}')
     shipped_at = _text(document.get("shipped_at"), "shipped_at")
     try:
-        shipped = parse_timestamp(shipped_at) if shipped_at else None
+        shipped = timestamps.parse(shipped_at) if shipped_at else None
     except ValueError:
         raise ValueError(f'"shipped_at" is not an ISO-8601 time: {shipped_at!r}') from None
     items = document.get("items")

@@ -35,8 +35,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 from urllib3.util.retry import Retry
 
+from bigcartel_core import timestamps
 from bigcartel_core.errors import redact
-from bigcartel_core.sql.types import as_utc
+from bigcartel_core.timestamps import as_utc
 from target_fulfillment.backends.base import (
     Address,
     AmbiguousSubmitError,
@@ -49,7 +50,6 @@ from target_fulfillment.backends.base import (
     Shipment,
     ShippedItem,
     decimal_text,
-    parse_timestamp,
 )
 
 DEFAULT_API_URL = "https://ssapi.shipstation.com"
@@ -522,7 +522,7 @@ def _time(value: Any) -> dt.datetime | None:
     if not value:
         return None
     try:
-        return parse_timestamp(str(value), naive_zone=PACIFIC)
+        return timestamps.parse(str(value), naive_zone=PACIFIC)
     except ValueError:
         logger.warning("Ignoring an unreadable ShipStation time: %r", value)
         return None

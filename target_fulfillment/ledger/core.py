@@ -12,6 +12,7 @@ from functools import cached_property
 
 import sqlalchemy as sa
 
+from bigcartel_core import timestamps
 from bigcartel_core.sql.sqlite import read_only
 from target_fulfillment.ledger import leases
 from target_fulfillment.ledger.database import InsertStatement, open_database, wrote
@@ -21,12 +22,10 @@ from target_fulfillment.ledger.schema import (
     State,
     kv,
     orders,
-    parse_timestamp,
     product_options,
     products,
     rejected_records,
     shops,
-    utc_now,
 )
 
 
@@ -107,7 +106,7 @@ class Ledger:
 
     def upsert_shop(self, account_id: str, country: str | None, store_name: str | None) -> None:
         """The shop's country decides which orders are domestic."""
-        values = {"country": country, "store_name": store_name, "updated_at": utc_now()}
+        values = {"country": country, "store_name": store_name, "updated_at": timestamps.now()}
         stmt = self._insert(shops).values(account_id=account_id, **values)
         with self.engine.begin() as conn:
             conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"], set_=values))
@@ -132,7 +131,7 @@ class Ledger:
         A product without ``updated_at`` is always stored, keeping the stored timestamp.
         Raises ValueError for an ``updated_at`` string that is not ISO 8601.
         """
-        stamp = parse_timestamp(updated_at)
+        stamp = timestamps.parse(updated_at) if isinstance(updated_at, str) else updated_at
         key = {"account_id": account_id, "product_id": product_id}
         insert = self._insert(products).values(
             **key, name=name, description=description, updated_at=stamp
@@ -249,7 +248,7 @@ class Ledger:
 
     def _set_aside(self, account_id: str, order_id: str, **values: t.Any) -> bool:
         """Insert the row, or move a ``held`` or ``failed`` one, with ``values``."""
-        now = utc_now()
+        now = timestamps.now()
         insert = self._insert(orders).values(
             account_id=account_id,
             order_id=order_id,
@@ -273,7 +272,7 @@ class Ledger:
         A ``submitted`` order is claimed again only when its payload changed (an update of the
         open warehouse order). Whoever loses must not call the warehouse.
         """
-        now = utc_now()
+        now = timestamps.now()
         values = {
             "state": "submitting",
             "payload_hash": payload_hash,
@@ -391,7 +390,7 @@ class Ledger:
         stamp: str | None = None,
         **values: t.Any,
     ) -> bool:
-        now = utc_now()
+        now = timestamps.now()
         if stamp:
             values[stamp] = now
         with self.engine.begin() as conn:
@@ -434,7 +433,7 @@ class Ledger:
             record_id=record_id[:80],
             reason=reason,
             document=text,
-            received_at=utc_now(),
+            received_at=timestamps.now(),
         )
         with self.engine.begin() as conn:
             return wrote(conn, stmt.on_conflict_do_nothing())

@@ -6,7 +6,6 @@ code recognise a ledger it must convert, and this one refuse a ledger it does no
 
 from __future__ import annotations
 
-import datetime as dt
 import typing as t
 
 import sqlalchemy as sa
@@ -111,17 +110,3 @@ rejected_records = sa.Table(
     sa.Column("document", sa.Text, nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
 )
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def parse_timestamp(value: str | dt.datetime | None) -> dt.datetime | None:
-    """A source timestamp as a datetime; ISO 8601 strings may end in ``Z`` (Python 3.10 needs)."""
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    return dt.datetime.fromisoformat(text)
