@@ -20,10 +20,7 @@ from target_fulfillment.backends.base import (
     AmbiguousSubmitError,
     Backend,
     BackendError,
-    FulfillmentOrder,
     OrderLockedError,
-    RemoteOrder,
-    Shipment,
 )
 from target_fulfillment.bigcartel import (
     BigCartelWriter,
@@ -32,6 +29,7 @@ from target_fulfillment.bigcartel import (
     ShopDisconnectedError,
     WriteBackError,
 )
+from target_fulfillment.domain import FulfillmentOrder, RemoteOrder, Shipment, order_key
 from target_fulfillment.orders import (
     CatalogProduct,
     Hold,
@@ -39,7 +37,6 @@ from target_fulfillment.orders import (
     build_order,
     is_eligible,
     is_voided,
-    order_key,
 )
 
 if t.TYPE_CHECKING:

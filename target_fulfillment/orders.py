@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bigcartel_core import timestamps
-from target_fulfillment.backends.base import Address, FulfillmentOrder, LineItem
+from target_fulfillment.domain import Address, FulfillmentOrder, LineItem, order_key
 from target_fulfillment.shipping import carrier_service, shipping_code
 from target_fulfillment.sku import derive_sku
 from target_fulfillment.validation import (
@@ -27,6 +27,16 @@ from target_fulfillment.validation import (
 )
 
 Record = Mapping[str, t.Any]
+
+__all__ = [
+    "CatalogProduct",
+    "Hold",
+    "InvalidOrderError",
+    "build_order",
+    "is_eligible",
+    "is_voided",
+    "order_key",
+]
 
 PAID = "completed"
 UNSHIPPED = "unshipped"
@@ -51,11 +61,6 @@ class Hold:
 
 class InvalidOrderError(ValueError):
     """The record lacks something every order has; the message names the order and field."""
-
-
-def order_key(account_id: str, order_id: str) -> str:
-    """The idempotency key the warehouse stores with the order; never changes for an order."""
-    return f"bigcartel-{account_id}-{order_id}"
 
 
 def is_eligible(order: Record) -> bool:

@@ -83,8 +83,10 @@ from bigcartel_core import timestamps
 from bigcartel_core.timestamps import as_utc
 from target_fulfillment.backends.base import (
     BackendError,
-    FulfillmentOrder,
     OrderLockedError,
+)
+from target_fulfillment.domain import (
+    FulfillmentOrder,
     RemoteOrder,
     RemoteStatus,
     Shipment,

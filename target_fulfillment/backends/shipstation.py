@@ -39,12 +39,14 @@ from bigcartel_core import timestamps
 from bigcartel_core.errors import redact
 from bigcartel_core.timestamps import as_utc
 from target_fulfillment.backends.base import (
-    Address,
     AmbiguousSubmitError,
     BackendError,
+    OrderLockedError,
+)
+from target_fulfillment.domain import (
+    Address,
     FulfillmentOrder,
     LineItem,
-    OrderLockedError,
     RemoteOrder,
     RemoteStatus,
     Shipment,

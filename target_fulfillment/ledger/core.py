@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from bigcartel_core import timestamps
 from bigcartel_core.sql.sqlite import read_only
+from target_fulfillment import domain
 from target_fulfillment.ledger import leases
 from target_fulfillment.ledger.database import InsertStatement, open_database, wrote
 from target_fulfillment.ledger.schema import (
@@ -252,7 +253,7 @@ class Ledger:
         insert = self._insert(orders).values(
             account_id=account_id,
             order_id=order_id,
-            order_key=_order_key(account_id, order_id),
+            order_key=domain.order_key(account_id, order_id),
             attempts=0,
             created_at=now,
             updated_at=now,
@@ -464,11 +465,6 @@ def _unless_exists(insert: InsertStatement) -> InsertStatement:
     concurrent insert could still fail on the unique ``order_key``.
     """
     return insert.on_conflict_do_nothing()
-
-
-def _order_key(account_id: str, order_id: str) -> str:
-    """The warehouse's idempotency key; the same as ``target_fulfillment.orders.order_key``."""
-    return f"bigcartel-{account_id}-{order_id}"
 
 
 def _checked_states(states: Iterable[str]) -> list[str]:
