@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import decimal
 import json
+import logging
 import typing as t
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from urllib.parse import urlparse
@@ -14,6 +17,7 @@ import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from bigcartel_core import jsonapi
@@ -25,6 +29,7 @@ from tap_bigcartel.paging import AscendingSeekPager, DescendingPager, OffsetPage
 
 if t.TYPE_CHECKING:
     from backoff.types import Details
+    from requests.auth import AuthBase
     from singer_sdk.helpers.types import Context
 
     from bigcartel_core.auth import Shop
@@ -35,6 +40,91 @@ Pager = OffsetPager | AscendingSeekPager | DescendingPager
 DELETED_AT = "_sdc_deleted_at"
 #: Partition state key of the deletes bookmark: an ISO time on the webhook store's clock.
 DELETES_BOOKMARK = "deletes_received_before"
+#: What singer-sdk logs, on its ``singer_sdk`` logger, for a record whose replication key is
+#: null: once per delete record, which has no ``updated_at`` by design (the SDK then leaves the
+#: bookmark alone, as it should). tests/tap/test_sdk_contract.py fails if the SDK rewords it.
+NULL_REPLICATION_WARNING = "New replication value is null"
+
+
+class _DeletesInFlight(logging.Filter):
+    """Drops the SDK's null-replication-value warning while a delete record is being emitted,
+    and only then: a null ``updated_at`` on any other record is still reported."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.active and record.getMessage() == NULL_REPLICATION_WARNING)
+
+    @contextmanager
+    def emitting(self) -> Iterator[None]:
+        """Around the ``yield`` of a delete record: the SDK writes the record and updates the
+        bookmark while the generator is suspended there."""
+        logging.getLogger("singer_sdk").addFilter(self)  # once: a Filterer keeps no duplicates
+        self.active = True
+        try:
+            yield
+        finally:
+            self.active = False
+
+
+_DELETES_IN_FLIGHT = _DeletesInFlight()
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """One partition's walk through a list endpoint.
+
+    The SDK's request loop (``RESTStream.request_records``) gives ``parse_response``,
+    ``authenticator`` and ``get_new_paginator`` no context; they reach the partition's shop,
+    context and pager through this, set by :meth:`BigCartelStream.request_records` for as long
+    as it runs.
+    """
+
+    context: Context | None
+    shop: Shop
+    pager: Pager
+
+
+class PageToken:
+    """The query of the next request.
+
+    Compared by identity: the SDK's paginator takes two equal tokens in a row for a loop, but
+    the seek pager may ask for the same page once more and raises StalledPagingError itself
+    if that one moves it nowhere either.
+    """
+
+    __slots__ = ("params",)
+
+    def __init__(self, params: dict[str, t.Any]) -> None:
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"PageToken({self.params!r})"
+
+
+class PagerPaginator(BaseAPIPaginator[PageToken]):
+    """A pager of :mod:`tap_bigcartel.paging` in the SDK's request loop.
+
+    The pager sees each page's records (in ``parse_response``, which emits what it keeps), so
+    by the time the SDK advances the paginator the pager has decided: finished, or its next
+    query.
+    """
+
+    def __init__(self, pager: Pager) -> None:
+        super().__init__(PageToken(pager.params()))
+        self.pager = pager
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """A page can emit nothing (every record already seen) and still not be the last."""
+        return True
+
+    def has_more(self, response: requests.Response) -> bool:
+        return not self.pager.finished
+
+    def get_next(self, response: requests.Response) -> PageToken:
+        return PageToken(self.pager.params())
 
 
 class BigCartelStream(RESTStream[dict]):
@@ -61,7 +151,18 @@ class BigCartelStream(RESTStream[dict]):
     #: its recursive pass over every item of every order was half of the tap's CPU time.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
 
-    _tap: TapBigCartel
+    #: The partition being read, while :meth:`request_records` runs.
+    _listing: _Listing | None = None
+
+    @property
+    def tap(self) -> TapBigCartel:
+        """The tap this stream belongs to: its shops, failures, secrets and webhook facts.
+
+        singer-sdk 0.54 keeps it only in the private ``Stream._tap`` (set by
+        ``Stream.__init__(tap, ...)``, no public accessor), so this is the one place that
+        reads it; tests/tap/test_sdk_contract.py fails if the SDK stops setting it.
+        """
+        return t.cast("TapBigCartel", self._tap)
 
     @property
     def url_base(self) -> str:
@@ -69,7 +170,7 @@ class BigCartelStream(RESTStream[dict]):
 
     @property
     def user_agent(self) -> str:  # type: ignore[override]
-        return self._tap.user_agent
+        return self.tap.user_agent
 
     @property
     def http_headers(self) -> dict[str, str]:
@@ -88,7 +189,7 @@ class BigCartelStream(RESTStream[dict]):
     def partitions(self) -> list[dict] | None:
         if not self.account_scoped:
             return None
-        return [{"account_id": shop.account_id} for shop in self._tap.shops]
+        return [{"account_id": shop.account_id} for shop in self.tap.shops]
 
     @cached_property
     def _coerce_numbers(self) -> t.Callable[[dict], None]:
@@ -96,8 +197,17 @@ class BigCartelStream(RESTStream[dict]):
 
     # Requests
 
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
-        return dict(next_page_token or {})
+    @property
+    def authenticator(self) -> AuthBase:  # type: ignore[override]
+        """The credentials of the shop being read (Bearer, or Basic for a personal project)."""
+        if self._listing is None:
+            return super().authenticator  # type: ignore[return-value]
+        return self._listing.shop.auth
+
+    def get_url_params(
+        self, context: Context | None, next_page_token: PageToken | None
+    ) -> dict[str, t.Any]:
+        return dict(next_page_token.params) if next_page_token else {}
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         request = super().get_http_request(page=page)
@@ -112,46 +222,45 @@ class BigCartelStream(RESTStream[dict]):
             return DescendingPager(limit, self.get_starting_timestamp(context))
         return OffsetPager(limit)
 
-    def get_new_paginator(self) -> None:
-        """Paging is driven by :meth:`request_records`, which sees the records of each page."""
-        return None
+    def get_new_paginator(self) -> PagerPaginator:
+        return PagerPaginator(self._current_listing().pager)
+
+    def _current_listing(self) -> _Listing:
+        if self._listing is None:
+            msg = f"{self.name}: a page was requested outside request_records"
+            raise RuntimeError(msg)
+        return self._listing
 
     def get_records(self, context: Context | None) -> Iterable[dict]:
         yield from self.request_records(context)
-        if self.deletes_topic and self._tap.webhooks is not None:
+        if self.deletes_topic and self.tap.webhooks is not None:
             yield from self._delete_records(context)
 
     def request_records(self, context: Context | None) -> Iterable[dict]:
+        """The SDK's request loop (requests, retries, metrics) for one shop; a shop that cannot
+        be read is given up on, and the others go on."""
         shop = self._active_shop(context)
         if shop is None:
             return
-        pager = self.new_pager(context)
-        send = self.request_decorator(self._request)
+        self._listing = _Listing(context, shop, self.new_pager(context))
         try:
-            with self.get_http_request_counter() as counter:
-                counter.with_context(context)
-                while not pager.finished:
-                    request = self.get_http_request(
-                        page=PageContext(stream_context=context, next_page_token=pager.params())
-                    )
-                    prepared = self.build_prepared_request(
-                        method=request.method,
-                        url=request.url,
-                        params=request.encode_params(),
-                        headers=request.headers,
-                        auth=shop.auth,
-                    )
-                    response = send(prepared, context)
-                    counter.increment()
-                    document = json.loads(response.content, parse_float=decimal.Decimal)
-                    page = [self._prepare(record, context) for record in jsonapi.records(document)]
-                    yield from pager.accept(page, jsonapi.total_count(document))
+            yield from super().request_records(context)
         except ShopUnavailableError as error:
             self._give_up_on_shop(shop, context, str(error))
         except (RetriableAPIError, requests.RequestException) as error:
             if not self.account_scoped:
                 raise
             self._give_up_on_shop(shop, context, f"{self.name}: retries exhausted: {error}")
+        finally:
+            self._listing = None
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        """The page's records, prepared, less those the pager drops (seen, or past the
+        bookmark); numbers are read as exact decimals."""
+        listing = self._current_listing()
+        document = json.loads(response.content, parse_float=decimal.Decimal)
+        page = [self._prepare(record, listing.context) for record in jsonapi.records(document)]
+        yield from listing.pager.accept(page, jsonapi.total_count(document))
 
     def _delete_records(self, context: Context | None) -> Iterable[dict]:
         """One delete record per delete the receiver heard of since this shop's own deletes
@@ -160,51 +269,41 @@ class BigCartelStream(RESTStream[dict]):
         The bookmark is the store's ``received_at``, our clock, so it is kept apart from the
         ``updated_at`` bookmark, which is Big Cartel's.
         """
-        assert self.deletes_topic is not None and self._tap.webhooks is not None
+        assert self.deletes_topic is not None and self.tap.webhooks is not None
         shop = self._active_shop(context)
         if shop is None:
             return
         state = self.get_context_state(context)
         stored = state.get(DELETES_BOOKMARK)
         since = parse_timestamp(stored, DELETES_BOOKMARK) if stored else self._start_date()
-        cutoff = self._tap.webhooks.cutoff
+        cutoff = self.tap.webhooks.cutoff
         if since is not None and since >= cutoff:
             return
-        for delete in self._tap.webhooks.deletes(self.deletes_topic, str(shop.account_id), since):
-            yield {
-                "id": delete.id,
-                "account_id": shop.account_id,
-                self.replication_key or "updated_at": None,
-                DELETED_AT: delete.deleted_at,
-            }
+        for delete in self.tap.webhooks.deletes(self.deletes_topic, str(shop.account_id), since):
+            with _DELETES_IN_FLIGHT.emitting():
+                yield {
+                    "id": delete.id,
+                    "account_id": shop.account_id,
+                    self.replication_key or "updated_at": None,
+                    DELETED_AT: delete.deleted_at,
+                }
         state[DELETES_BOOKMARK] = cutoff.isoformat()
 
     def _start_date(self) -> datetime | None:
         start = self.config.get("start_date")
         return parse_timestamp(start, "start_date") if start else None
 
-    def _increment_stream_state(
-        self, latest_record: dict, *, context: Context | None = None
-    ) -> None:
-        """Delete records carry no ``updated_at``; their bookmark is set in _delete_records.
-
-        Overrides a private SDK hook (singer-sdk is pinned to 0.54.x) only to spare the log a
-        "New replication value is null" warning per delete; the SDK would skip them anyway.
-        """
-        if latest_record.get(DELETED_AT) is None:
-            super()._increment_stream_state(latest_record, context=context)
-
     def _active_shop(self, context: Context | None) -> Shop | None:
         """The shop to read for, or None: every shop is disconnected, or this one failed."""
-        if not self._tap.shops:
+        if not self.tap.shops:
             return None
         shop = self._shop(context)
-        return None if shop.account_id in self._tap.failed_shops else shop
+        return None if shop.account_id in self.tap.failed_shops else shop
 
     def _shop(self, context: Context | None) -> Shop:
         if context and context.get("account_id"):
-            return self._tap.shop(context["account_id"])
-        return self._tap.shops[0]
+            return self.tap.shop(context["account_id"])
+        return self.tap.shops[0]
 
     def _give_up_on_shop(self, shop: Shop, context: Context | None, reason: str) -> None:
         """Stop this shop for the rest of the run, keeping its bookmark where it was.
@@ -212,7 +311,7 @@ class BigCartelStream(RESTStream[dict]):
         A newest-first stream that stopped halfway has seen the newest records but not the older
         changes, so its unfinished progress must not become the bookmark.
         """
-        self._tap.record_failure(shop, redact(reason, self._tap.secrets))
+        self.tap.record_failure(shop, redact(reason, self.tap.secrets))
         self.get_context_state(context).pop("progress_markers", None)
 
     def _prepare(self, record: dict, context: Context | None) -> dict:
@@ -256,7 +355,7 @@ class BigCartelStream(RESTStream[dict]):
         return redact(
             f"{self.name}: {response.request.method} {self._path_of(response)} answered "
             f"{response.status_code} {response.reason}: {self._api_words(response)}",
-            self._tap.secrets,
+            self.tap.secrets,
         )
 
     @staticmethod
@@ -269,7 +368,7 @@ class BigCartelStream(RESTStream[dict]):
         except ValueError:
             detail = None
         words = detail or response.text[:300] or "(empty body)"
-        return redact(words, self._tap.secrets)
+        return redact(words, self.tap.secrets)
 
     def response_error_message(self, response: requests.Response) -> str:
         return self._describe(response)
@@ -293,5 +392,5 @@ class BigCartelStream(RESTStream[dict]):
             self.name,
             details.get("wait") or 0.0,
             details.get("tries"),
-            redact(str(error), self._tap.secrets) if error else "unknown error",
+            redact(str(error), self.tap.secrets) if error else "unknown error",
         )

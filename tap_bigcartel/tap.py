@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 import typing as t
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cached_property
 
 from singer_sdk import Tap
@@ -31,9 +33,17 @@ if t.TYPE_CHECKING:
     from bigcartel_core.webhook_store import Disconnection
     from tap_bigcartel.client import BigCartelStream
 
+#: The taps built while :meth:`TapBigCartel.invoke` runs the SDK's CLI, which does not hand
+#: back the tap it builds and syncs.
+_INVOKED: ContextVar[list[TapBigCartel] | None] = ContextVar("_INVOKED", default=None)
+
 
 class TapBigCartel(Tap):
-    """Singer tap for the Big Cartel API v1."""
+    """Singer tap for the Big Cartel API v1.
+
+    ``sync_all`` is the SDK's own (it is final); the run's verdict on its shops comes after it,
+    from :meth:`report_shops`, which the CLI (:meth:`invoke`) calls.
+    """
 
     name = "tap-bigcartel"
     package_name = "bigcartel-fulfillment"
@@ -160,6 +170,21 @@ class TapBigCartel(Tap):
         self.failed_shops: dict[str, str] = {}
         #: Shops left out of this run because they deauthorized the app; not failures.
         self.disconnected_shops: dict[str, str] = {}
+        invoked = _INVOKED.get()
+        if invoked is not None:
+            invoked.append(self)
+
+    @classmethod
+    def invoke(cls, **kwargs: t.Any) -> None:
+        """The CLI: the SDK's own invocation (build the tap, ``sync_all``), then the verdict.
+
+        Overrides the public CLI entry point, since ``sync_all`` is final; the SDK's
+        ``invoke`` runs unchanged and its arguments pass through as they are.
+        """
+        with _collecting_taps() as taps:
+            super().invoke(**kwargs)
+        for tap in taps:
+            tap.report_shops()
 
     @cached_property
     def user_agent(self) -> str:
@@ -242,10 +267,13 @@ class TapBigCartel(Tap):
     def discover_streams(self) -> list[BigCartelStream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
-    def sync_all(self) -> None:
-        """Sync every shop; name the deauthorized shops it skipped; then fail the run, naming
-        them, if any shop could not be synced."""
-        super().sync_all()
+    def report_shops(self) -> None:
+        """After ``sync_all``: name the deauthorized shops it skipped; then fail the run, naming
+        them, if any shop could not be synced.
+
+        Raises:
+            ShopsFailedError: A shop could not be synced; every other shop was.
+        """
         if self.disconnected_shops:
             self._report_skipped()
         if self.failed_shops:
@@ -261,6 +289,16 @@ class TapBigCartel(Tap):
             file=sys.stderr,
             flush=True,
         )
+
+
+@contextmanager
+def _collecting_taps() -> Iterator[list[TapBigCartel]]:
+    taps: list[TapBigCartel] = []
+    token = _INVOKED.set(taps)
+    try:
+        yield taps
+    finally:
+        _INVOKED.reset(token)
 
 
 def settings_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> list[str]:

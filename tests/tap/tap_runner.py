@@ -54,7 +54,8 @@ def run_tap(
     state: dict | None = None,
     streams: t.Iterable[str] | None = None,
 ) -> TapRun:
-    """Run the tap in-process, as its CLI would, and parse its stdout."""
+    """Run the tap in-process, as its CLI would (``sync_all``, then ``report_shops``), and parse
+    its stdout."""
     # The SDK updates the state it is given in place; the caller's copy stays as it was.
     tap = TapBigCartel(config=config, state=copy.deepcopy(state), validate_config=True)
     if streams is not None:
@@ -66,6 +67,7 @@ def run_tap(
     with contextlib.redirect_stdout(out):
         try:
             tap.sync_all()
+            tap.report_shops()
         except Exception as exc:  # the test inspects it
             error = exc
     messages = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
