@@ -18,27 +18,25 @@ from singer_sdk.singerlib.json import deserialize_json, serialize_json
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bigcartel_core import timestamps
+from target_fulfillment.ledger.schema import order_documents
 
 Record = dict[str, t.Any]
 
-metadata = sa.MetaData()
-documents = sa.Table(
-    "fulfillment_order_documents",
-    metadata,
-    sa.Column("account_id", sa.String(64), primary_key=True),
-    sa.Column("order_id", sa.String(128), primary_key=True),
-    sa.Column("updated_at", sa.String(64), nullable=False),
-    sa.Column("document", sa.Text, nullable=False),
-    sa.Column("needs_evaluation", sa.Boolean, nullable=False, default=True),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-)
+#: The ledger's table (``target_fulfillment.ledger.schema``), made by ``open_database``.
+documents = order_documents
 
 
-def _updated_at(record: Record) -> str:
+def _updated_at(record: Record) -> dt.datetime | None:
+    """The order's ``updated_at`` in UTC; None when it is missing or unreadable (undated)."""
     value = record.get("updated_at")
     if isinstance(value, dt.datetime):
-        return timestamps.format(value)
-    return str(value or "")
+        return timestamps.as_utc(value)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return timestamps.parse(value)
+    except ValueError:
+        return None
 
 
 def _document(record: Record) -> str:
@@ -48,22 +46,20 @@ def _document(record: Record) -> str:
 
 
 class OrderCache:
-    """Order documents keyed by (account, order), newest ``updated_at`` wins."""
+    """Order documents keyed by (account, order), newest ``updated_at`` wins.
+
+    The engine is the ledger's (``Ledger.engine``): ``open_database`` made the table.
+    """
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
-        try:
-            metadata.create_all(engine)
-        except sa.exc.DBAPIError:
-            # Several workers starting on a new shared database race to create the table; the
-            # loser finds it there on a second look.
-            metadata.create_all(engine)
 
     def put_many(self, records: Iterable[Record]) -> int:
         """Store each order unless an equally new or newer version is stored; returns how many.
 
         One upsert per order, its comparison inside the statement: workers storing the same order
-        at once neither fail on the key nor let an older version win.
+        at once neither fail on the key nor let an older version win. An undated version never
+        replaces a stored one; a dated one replaces an undated one.
         """
         insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
         stored = 0
@@ -79,10 +75,11 @@ class OrderCache:
                 statement = insert(documents).values(
                     account_id=str(record["account_id"]), order_id=str(record["id"]), **values
                 )
+                new, old = statement.excluded.updated_at, documents.c.updated_at
                 upsert = statement.on_conflict_do_update(
                     index_elements=["account_id", "order_id"],
                     set_=values,
-                    where=statement.excluded.updated_at > documents.c.updated_at,
+                    where=sa.or_(new > old, sa.and_(old.is_(None), new.is_not(None))),
                 )
                 result = connection.execute(upsert.execution_options(preserve_rowcount=True))
                 stored += result.rowcount

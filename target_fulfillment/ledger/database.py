@@ -59,9 +59,13 @@ def open_database(url: str | sa.URL) -> tuple[sa.Engine, Insert]:
 def _migrate(conn: sa.Connection, version: str | None) -> str | None:
     """Convert the ledger from ``version`` up to ``SCHEMA_VERSION``; the version it ends at."""
     while version is not None and version.isdigit() and int(version) in MIGRATIONS:
-        for dialect, sql in MIGRATIONS[int(version)]:
-            if dialect in (None, conn.dialect.name):
-                conn.exec_driver_sql(sql)
+        for dialect, step in MIGRATIONS[int(version)]:
+            if dialect not in (None, conn.dialect.name):
+                continue
+            if isinstance(step, str):
+                conn.exec_driver_sql(step)
+            else:
+                step(conn)
         version = str(int(version) + 1)
         conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=version))
     return version

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 import textwrap
@@ -15,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from target_fulfillment.ledger import STATES, Ledger, LedgerSchemaError, OrderEntry
+from target_fulfillment.ledger import STATES, Ledger, LedgerSchemaError, OrderEntry, schema
+from target_fulfillment.order_cache import OrderCache
 
 T = t.TypeVar("T")
 UTC = dt.timezone.utc
@@ -465,8 +467,9 @@ def test_tables_are_prefixed_and_versioned(ledger: Ledger) -> None:
         "fulfillment_product_options",
         "fulfillment_orders",
         "fulfillment_rejected_records",
+        "fulfillment_order_documents",
     } <= tables
-    assert _schema_version(ledger) == "3"
+    assert _schema_version(ledger) == "4"
 
 
 def _schema_version(ledger: Ledger) -> str:
@@ -491,12 +494,112 @@ def test_a_version_2_ledger_is_converted_in_place_keeping_its_rows(
         conn.exec_driver_sql("UPDATE fulfillment_meta SET value = '2'")
     ledger.close()
     upgraded = open_ledger()
-    assert _schema_version(upgraded) == "3"
+    assert _schema_version(upgraded) == "4"
     assert upgraded.get(SHOP, "1").state == "submitted"  # type: ignore[union-attr]
     assert claim(upgraded, "2")
     upgraded.upsert_shop(SHOP, "USA", "A shop")
     assert upgraded.shop_country(SHOP) == "USA"
     assert upgraded.reject("orders", "10-01", "X", "bad key", {"id": "X"})
+
+
+def _version_3_order_documents(metadata: sa.MetaData) -> sa.Table:
+    """The order cache's table as version 3 made it, beside the ledger: ``updated_at`` text."""
+    return sa.Table(
+        "fulfillment_order_documents",
+        metadata,
+        sa.Column("account_id", sa.String(64), primary_key=True),
+        sa.Column("order_id", sa.String(128), primary_key=True),
+        sa.Column("updated_at", sa.String(64), nullable=False),
+        sa.Column("document", sa.Text, nullable=False),
+        sa.Column("needs_evaluation", sa.Boolean, nullable=False, default=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def test_a_version_3_ledger_is_converted_in_place_keeping_its_order_documents(
+    ledger: Ledger, open_ledger: Callable[[], Ledger]
+) -> None:
+    received = dt.datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    stored = {
+        # As version 3 wrote them: a parsed datetime's text, a record's own text, or nothing.
+        "1": "2026-05-01T10:00:00.000000+00:00",
+        "2": "2026-05-01T12:00:00+02:00",
+        "3": "2026-05-01T10:00:00.1234567Z",
+        "4": "",
+        "5": "not a time",
+    }
+    old = _version_3_order_documents(sa.MetaData())
+    with ledger.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE fulfillment_order_documents")
+        old.create(conn)
+        conn.execute(
+            old.insert(),
+            [
+                {
+                    "account_id": SHOP,
+                    "order_id": order_id,
+                    "updated_at": text,
+                    "document": json.dumps({"id": order_id, "account_id": SHOP, "v": "old"}),
+                    "needs_evaluation": order_id != "1",
+                    "received_at": received,
+                }
+                for order_id, text in stored.items()
+            ],
+        )
+        conn.exec_driver_sql("UPDATE fulfillment_meta SET value = '3'")
+    ledger.close()
+
+    upgraded = open_ledger()
+    assert _schema_version(upgraded) == "4"
+    with upgraded.engine.connect() as conn:
+        rows = {row.order_id: row for row in conn.execute(sa.select(schema.order_documents)).all()}
+    assert {order_id: row.updated_at for order_id, row in rows.items()} == {
+        "1": dt.datetime(2026, 5, 1, 10, 0, tzinfo=UTC),
+        "2": dt.datetime(2026, 5, 1, 10, 0, tzinfo=UTC),
+        "3": dt.datetime(2026, 5, 1, 10, 0, 0, 123456, tzinfo=UTC),
+        "4": None,
+        "5": None,
+    }
+    assert {row.received_at for row in rows.values()} == {received}
+    cache = OrderCache(upgraded.engine)
+    assert [record["id"] for record in cache.pending()] == ["2", "3", "4", "5"]
+
+    def version(order_id: str, updated_at: str | None) -> dict[str, t.Any]:
+        return {"id": order_id, "account_id": SHOP, "updated_at": updated_at, "v": "new"}
+
+    # Newest wins, compared as instants: an equal time in another zone is not newer.
+    assert cache.put_many([version("1", "2026-05-01T11:00:00+01:00")]) == 0
+    assert cache.put_many([version("2", "2026-05-01T09:59:59Z")]) == 0
+    assert cache.put_many([version("3", "2026-05-01T10:00:00.123457Z")]) == 1
+    # A dated version replaces an undated one; an undated one replaces nothing.
+    assert cache.put_many([version("4", "2026-01-01T00:00:00Z")]) == 1
+    assert cache.put_many([version("1", None)]) == 0
+    assert cache.put_many([version("6", None), version("6", "2026-01-01T00:00:00Z")]) == 2
+    assert {order_id: cache.get(SHOP, order_id)["v"] for order_id in "123456"} == {  # type: ignore[index]
+        "1": "old",
+        "2": "old",
+        "3": "new",
+        "4": "new",
+        "5": "old",
+        "6": "new",
+    }
+
+
+def test_order_documents_compare_as_instants(ledger: Ledger) -> None:
+    cache = OrderCache(ledger.engine)
+
+    def version(updated_at: t.Any, v: str) -> dict[str, t.Any]:
+        return {"id": "1", "account_id": SHOP, "updated_at": updated_at, "v": v}
+
+    assert cache.put_many([version(dt.datetime(2026, 5, 1, 12, 0), "naive, UTC")]) == 1
+    assert cache.put_many([version("2026-05-01T13:00:00+01:00", "the same instant")]) == 0
+    assert cache.put_many([version("2026-05-01T12:00:00.000001Z", "a microsecond newer")]) == 1
+    later = dt.datetime(2026, 5, 1, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    assert cache.put_many([version(later, "an hour newer, in New York")]) == 1
+    assert cache.get(SHOP, "1")["v"] == "an hour newer, in New York"  # type: ignore[index]
+    with ledger.engine.connect() as conn:
+        stored = conn.scalar(sa.select(schema.order_documents.c.updated_at))
+    assert stored == dt.datetime(2026, 5, 1, 13, 0, tzinfo=UTC)
 
 
 def test_a_ledger_of_another_schema_version_is_refused(
