@@ -7,12 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase, HTTPBasicAuth
-from urllib3.util.retry import Retry
 
 from bigcartel_core.errors import BigCartelAPIError, ConfigError, ShopUnavailableError
-from bigcartel_core.jsonapi import JSONAPI
+from bigcartel_core.http import RetryPolicy, new_session
 
 
 class BearerAuth(AuthBase):
@@ -82,25 +80,17 @@ def shops_from_config(config: Mapping[str, t.Any]) -> list[Shop]:
     return [Shop(account_id, auth, "subdomain/password")]
 
 
-def discover_account_id(shop: Shop, api_url: str, user_agent: str, timeout: float) -> str:
+def discover_account_id(
+    shop: Shop,
+    api_url: str,
+    user_agent: str,
+    timeout: float,
+    *,
+    policy: RetryPolicy | None = None,
+) -> str:
     """Ask ``GET /v1/accounts`` which account the credentials open (a one-element list)."""
-    session = requests.Session()
-    retries = Retry(
-        total=5,
-        backoff_factor=0.5,
-        status_forcelist=(429, 500, 502, 503, 504),
-        respect_retry_after_header=True,
-        allowed_methods=("GET",),
-    )
-    session.mount("http://", HTTPAdapter(max_retries=retries))
-    session.mount("https://", HTTPAdapter(max_retries=retries))
-    with session:
-        response = session.get(
-            f"{api_url.rstrip('/')}/v1/accounts",
-            headers={"Accept": JSONAPI, "User-Agent": user_agent},
-            auth=shop.auth,
-            timeout=timeout,
-        )
+    with new_session(user_agent, timeout=timeout, policy=policy) as session:
+        response = session.get(f"{api_url.rstrip('/')}/v1/accounts", auth=shop.auth)
     if response.status_code in (401, 403):
         raise ShopUnavailableError(
             f"Big Cartel rejected the credentials in `{shop.source}` ({response.status_code}): "

@@ -28,18 +28,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-import requests
 import sqlalchemy as sa
 
-from bigcartel_core.version import PROJECT_URL, package_version
+from bigcartel_core.http import user_agent
+from bigcartel_core.oauth import (
+    DEFAULT_API_URL,
+    DEFAULT_OAUTH_BASE_URL,
+    Grant,
+    OAuthClient,
+    OAuthError,
+)
 from bigcartel_core.webhook_store import WebhookStore
 from tap_bigcartel import envfile
 
 PROG = "tap-bigcartel-connect"
-DEFAULT_OAUTH_BASE_URL = "https://my.bigcartel.com"
-DEFAULT_API_URL = "https://api.bigcartel.com"
 ENV_VARS = ("TAP_BIGCARTEL_ACCOUNTS", "TARGET_FULFILLMENT_ACCOUNTS")
 
 AUTHORIZE_ERRORS = {
@@ -67,29 +71,16 @@ class Callback:
     error: str | None
 
 
-@dataclass(frozen=True)
-class Grant:
-    """What the token endpoint answered."""
-
-    account_id: str
-    access_token: str
-
-
-def _user_agent() -> str:
-    """Big Cartel refuses requests without a User-Agent naming the app."""
-    return f"{PROG}/{package_version()} (+{PROJECT_URL})"
-
-
-def build_authorize_url(oauth_base_url: str, client_id: str, redirect_uri: str, state: str) -> str:
-    query = urlencode(
-        {
-            "client_id": client_id,
-            "response_type": "code",
-            "state": state,
-            "redirect_uri": redirect_uri,
-        }
+def oauth_client(args: argparse.Namespace) -> OAuthClient:
+    """The app's OAuth client, with the User-Agent Big Cartel asks for."""
+    return OAuthClient(
+        args.client_id,
+        args.client_secret,
+        user_agent(PROG),
+        api_url=args.api_url,
+        oauth_base_url=args.oauth_base_url,
+        timeout=args.request_timeout,
     )
-    return f"{oauth_base_url.rstrip('/')}/oauth/authorize?{query}"
 
 
 def is_loopback(redirect_uri: str) -> bool:
@@ -181,77 +172,42 @@ class CallbackListener:
         self.server.server_close()
 
 
-def exchange_code(
-    api_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str, timeout: float
-) -> Grant:
+def exchange_code(client: OAuthClient, code: str, redirect_uri: str) -> Grant:
     """Trade the one-time code for the shop's token."""
     try:
-        response = requests.post(
-            f"{api_url.rstrip('/')}/oauth/token",
-            data={
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "code": code,
-                "redirect_uri": redirect_uri,
-            },
-            headers={"Accept": "application/json", "User-Agent": _user_agent()},
-            timeout=timeout,
-        )
-    except requests.RequestException as error:
-        raise ConnectError(f"Could not reach {api_url}: {type(error).__name__}.") from None
-    if response.status_code != 200:
+        return client.exchange_code(code, redirect_uri)
+    except OAuthError as error:
+        if error.status is None or error.status == 200:
+            raise ConnectError(str(error)) from None
         raise ConnectError(
-            f"Big Cartel refused the code exchange (HTTP {response.status_code}): "
-            f"{_oauth_error_words(response)}"
-        )
-    try:
-        payload = response.json()
-        return Grant(
-            account_id=str(payload["account_id"]), access_token=str(payload["access_token"])
-        )
-    except (ValueError, KeyError, TypeError):
-        raise ConnectError(
-            "Big Cartel's token answer has no account_id and access_token."
+            f"Big Cartel refused the code exchange (HTTP {error.status}): {_words(error)}"
         ) from None
 
 
-def revoke(
-    api_url: str, client_id: str, client_secret: str, account_id: str, timeout: float
-) -> None:
+def revoke(client: OAuthClient, account_id: str) -> None:
     """Deauthorize the app for one shop (HTTP Basic with the app's credentials)."""
     try:
-        response = requests.post(
-            f"{api_url.rstrip('/')}/oauth/deauthorize/{account_id}",
-            auth=(client_id, client_secret),
-            headers={"Accept": "application/json", "User-Agent": _user_agent()},
-            timeout=timeout,
-        )
-    except requests.RequestException as error:
-        raise ConnectError(f"Could not reach {api_url}: {type(error).__name__}.") from None
-    if response.status_code in (200, 204):
-        return
-    if response.status_code == 401:
+        client.revoke(account_id)
+    except OAuthError as error:
+        if error.status is None:
+            raise ConnectError(str(error)) from None
+        if error.status == 401:
+            raise ConnectError(
+                "Big Cartel refused the app's credentials; check --client-id and --client-secret."
+            ) from None
+        if error.status == 404:
+            raise ConnectError(f"Big Cartel has no account {account_id}.") from None
         raise ConnectError(
-            "Big Cartel refused the app's credentials; check --client-id and --client-secret."
-        )
-    if response.status_code == 404:
-        raise ConnectError(f"Big Cartel has no account {account_id}.")
-    raise ConnectError(
-        f"Big Cartel refused to revoke account {account_id} (HTTP {response.status_code}): "
-        f"{_oauth_error_words(response)}"
-    )
+            f"Big Cartel refused to revoke account {account_id} (HTTP {error.status}): "
+            f"{_words(error)}"
+        ) from None
 
 
-def _oauth_error_words(response: requests.Response) -> str:
-    try:
-        payload = response.json()
-    except ValueError:
-        return "no details."
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if isinstance(error, str) and error in AUTHORIZE_ERRORS:
-        return AUTHORIZE_ERRORS[error]
-    description = payload.get("error_description") if isinstance(payload, dict) else None
-    return str(description or error or "no details.")
+def _words(error: OAuthError) -> str:
+    """The CLI's plain words for an OAuth error code, else the API's own."""
+    if error.error in AUTHORIZE_ERRORS:
+        return AUTHORIZE_ERRORS[error.error]
+    return error.description or error.error or "no details."
 
 
 # --- the env file -----------------------------------------------------------------------------
@@ -360,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def connect(args: argparse.Namespace) -> Grant:
+def connect(args: argparse.Namespace, client: OAuthClient) -> Grant:
     """The authorization-code flow, up to a stored token."""
     state = secrets.token_urlsafe(32)
     listener: CallbackListener | None = None
@@ -379,7 +335,7 @@ def connect(args: argparse.Namespace) -> Grant:
                 raise ConnectError(
                     f"Cannot listen on {parts.netloc} for the redirect: {error.strerror}."
                 ) from None
-        url = build_authorize_url(args.oauth_base_url, args.client_id, redirect_uri, state)
+        url = client.authorize_url(redirect_uri, state)
         print("Open this URL to let the shop owner approve the app:", flush=True)
         print(url, flush=True)
         if not args.no_browser:
@@ -408,14 +364,7 @@ def connect(args: argparse.Namespace) -> Grant:
         )
     if not callback.code:
         raise ConnectError("Big Cartel's answer carries no code. Nothing was stored.")
-    return exchange_code(
-        args.api_url,
-        args.client_id,
-        args.client_secret,
-        callback.code,
-        redirect_uri,
-        args.request_timeout,
-    )
+    return exchange_code(client, callback.code, redirect_uri)
 
 
 def mark_connected(db_url: str, account_id: str) -> None:
@@ -442,15 +391,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.client_secret:
         parser.error("--client-secret (or BIGCARTEL_CLIENT_SECRET) is required")
     try:
-        if args.revoke:
-            revoke(
-                args.api_url, args.client_id, args.client_secret, args.revoke, args.request_timeout
-            )
-            removed = update_env_file(args.env_file, remove=args.revoke)
-            where = f"removed from {args.env_file}" if removed else f"not in {args.env_file}"
-            print(f"Revoked access to account {args.revoke}; {where}.")
-            return 0
-        grant = connect(args)
+        with oauth_client(args) as client:
+            if args.revoke:
+                revoke(client, args.revoke)
+                removed = update_env_file(args.env_file, remove=args.revoke)
+                where = f"removed from {args.env_file}" if removed else f"not in {args.env_file}"
+                print(f"Revoked access to account {args.revoke}; {where}.")
+                return 0
+            grant = connect(args, client)
         update_env_file(args.env_file, add=grant)
         print(f"Connected account {grant.account_id}; stored in {args.env_file}.")
         if args.webhook_db_url:

@@ -4,23 +4,25 @@ Exactly once: before posting, the order is read back; an order already ``shipped
 earlier run whose answer was lost, or by the seller) is not shipped twice. ``POST .../shipments``
 carries carrier and tracking to the buyer; where the API refuses shipments, ``PATCH
 shipping_status=shipped`` is the fallback the older integrations used.
+
+HTTP goes through :func:`bigcartel_core.http.new_session`, whose one retry policy retries the GET
+and PATCH (429, 5xx, time-outs, dropped connections) and a POST only where it cannot have taken
+effect. A POST that may have been acted on (5xx, lost answer) is retried here instead, from the
+read-back, with the same policy's waits.
 """
 
 from __future__ import annotations
 
-import time
 import typing as t
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from urllib3.util.retry import Retry
 
 from bigcartel_core import jsonapi
 from bigcartel_core.errors import redact
-from bigcartel_core.jsonapi import JSONAPI
+from bigcartel_core.http import RetryPolicy, new_session
 from bigcartel_core.retry import retry_after_seconds
 
 #: Answers that mean "this shop cannot take shipments through the API", not "try again".
@@ -36,7 +38,8 @@ class ShopDisconnectedError(WriteBackError):
 
 
 class _TransientError(WriteBackError):
-    """429, 5xx or a dropped connection: worth another attempt, after ``wait`` seconds."""
+    """429, 5xx or a dropped connection: worth another attempt, after ``wait`` seconds (the
+    answer's ``Retry-After``, or None)."""
 
     def __init__(self, message: str, wait: float | None) -> None:
         super().__init__(message)
@@ -73,26 +76,17 @@ class BigCartelWriter:
         retries: int = 5,
         attempts: int = 4,
         secrets: tuple[str, ...] = (),
+        policy: RetryPolicy | None = None,
     ) -> None:
+        """``retries``: the session's retries of each request (``policy.max_retries`` when a
+        policy is given); ``attempts``: how many times a POST that may have been acted on is
+        tried, each time from the read-back."""
         self._base = f"{api_url.rstrip('/')}/v1"
         self._auth = dict(auth_by_account)
-        self._timeout = timeout
         self._attempts = attempts
         self._secrets = secrets
-        self._session = requests.Session()
-        self._session.headers.update({"Accept": JSONAPI, "User-Agent": user_agent})
-        # GET and PATCH are idempotent and retried here on 429/5xx; a failed POST is retried
-        # by write_back, which reads the order back first.
-        retry = Retry(
-            total=retries,
-            backoff_factor=0.5,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=frozenset({"GET", "PATCH"}),
-            respect_retry_after_header=True,
-            raise_on_status=False,
-        )
-        self._session.mount("http://", HTTPAdapter(max_retries=retry))
-        self._session.mount("https://", HTTPAdapter(max_retries=retry))
+        self._policy = policy or RetryPolicy(max_retries=retries)
+        self._session = new_session(user_agent, timeout=timeout, policy=self._policy)
 
     def close(self) -> None:
         self._session.close()
@@ -100,8 +94,8 @@ class BigCartelWriter:
     def write_back(self, account_id: str, order_id: str, update: ShipmentUpdate) -> str:
         """Mark one order shipped; returns how: ``"shipment"``, ``"patch"`` or ``"already"``.
 
-        A transient failure starts the whole exchange again from the read-back, so a POST whose
-        answer was lost is never repeated on an order it already shipped.
+        A POST whose fate is unknown starts the whole exchange again from the read-back, so a
+        POST whose answer was lost is never repeated on an order it already shipped.
         """
         for attempt in range(self._attempts):
             try:
@@ -109,7 +103,7 @@ class BigCartelWriter:
             except _TransientError as error:
                 if attempt == self._attempts - 1:
                     raise WriteBackError(str(error)) from None
-                time.sleep(min(error.wait if error.wait is not None else 0.5 * 2**attempt, 60))
+                self._policy.sleep(self._policy.delay(attempt, error.wait))
         raise AssertionError("unreachable")
 
     def _write_back_once(self, account_id: str, order_id: str, update: ShipmentUpdate) -> str:
@@ -176,19 +170,13 @@ class BigCartelWriter:
         auth = self._auth.get(account_id)
         if auth is None:
             raise WriteBackError(f"{where}: no credentials for this account in the config")
-        headers = {"Content-Type": JSONAPI} if json is not None else None
         try:
             response = self._session.request(
-                method,
-                f"{self._base}/accounts/{account_id}{path}",
-                json=json,
-                headers=headers,
-                auth=auth,
-                timeout=self._timeout,
+                method, f"{self._base}/accounts/{account_id}{path}", json=json, auth=auth
             )
         except requests.RequestException as error:
             message = redact(f"{where}: {method} {path} failed: {error}", self._secrets)
-            raise _TransientError(message, None) from None
+            raise self._failure(method, message, None) from None
         if response.status_code in allow or response.ok:
             return response
         detail = redact(response.text[:300], self._secrets)
@@ -196,5 +184,10 @@ class BigCartelWriter:
         if response.status_code in (401, 403):
             raise ShopDisconnectedError(message)
         if response.status_code == 429 or response.status_code >= 500:
-            raise _TransientError(message, retry_after_seconds(response))
+            raise self._failure(method, message, retry_after_seconds(response))
         raise WriteBackError(message)
+
+    @staticmethod
+    def _failure(method: str, message: str, wait: float | None) -> WriteBackError:
+        """A GET or PATCH has had the session's retries already; only a POST goes round again."""
+        return _TransientError(message, wait) if method == "POST" else WriteBackError(message)
