@@ -15,6 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from bigcartel_core.auth import Shop, discover_account_id, shops_from_config
 from bigcartel_core.errors import ConfigError, ShopUnavailableError, redact
+from bigcartel_core.http import user_agent as http_user_agent
 from bigcartel_core.settings import (
     account_id_error,
     database_url_error,
@@ -22,7 +23,6 @@ from bigcartel_core.settings import (
     iso_datetime_error,
     unknown_settings,
 )
-from bigcartel_core.version import PROJECT_URL, package_version
 from bigcartel_core.webhook_store import url_password
 from tap_bigcartel.exceptions import ShopsFailedError
 from tap_bigcartel.streams import STREAM_TYPES
@@ -188,9 +188,7 @@ class TapBigCartel(Tap):
 
     @cached_property
     def user_agent(self) -> str:
-        return self.config.get("user_agent") or (
-            f"tap-bigcartel/{package_version()} (+{PROJECT_URL})"
-        )
+        return http_user_agent("tap-bigcartel", self.config.get("user_agent"))
 
     @cached_property
     def secrets(self) -> tuple[str, ...]:

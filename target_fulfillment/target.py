@@ -13,7 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from bigcartel_core.auth import discover_account_id, shops_from_config
 from bigcartel_core.errors import ConfigError
-from bigcartel_core.version import PROJECT_URL, package_version
+from bigcartel_core.http import user_agent as http_user_agent
 from bigcartel_core.webhook_store import WebhookStore, consumer_errors, url_password
 from target_fulfillment.backends import make_backend
 from target_fulfillment.bigcartel import BigCartelWriter
@@ -219,9 +219,7 @@ class TargetFulfillment(Target):
             if not any(self.config.get(k) for k in ("accounts", "access_token", "subdomain")):
                 return None
             raise ConfigValidationError(str(error), errors=[str(error)]) from None
-        user_agent = self.config.get("user_agent") or (
-            f"target-fulfillment/{package_version()} (+{PROJECT_URL})"
-        )
+        user_agent = http_user_agent("target-fulfillment", self.config.get("user_agent"))
         auth_by_account = {}
         for shop in shops:
             account_id = shop.account_id or discover_account_id(
