@@ -35,7 +35,6 @@ __all__ = [
     "build_order",
     "is_eligible",
     "is_voided",
-    "order_key",
 ]
 
 PAID = "completed"

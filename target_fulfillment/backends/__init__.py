@@ -6,16 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from target_fulfillment.backends.base import (
-    Address,
     AmbiguousSubmitError,
     Backend,
     BackendError,
-    FulfillmentOrder,
-    LineItem,
     OrderLockedError,
-    RemoteOrder,
-    Shipment,
-    ShippedItem,
 )
 from target_fulfillment.backends.file import FileBackend
 from target_fulfillment.backends.shipstation import (
@@ -26,18 +20,12 @@ from target_fulfillment.backends.shipstation import (
 )
 
 __all__ = [
-    "Address",
     "AmbiguousSubmitError",
     "Backend",
     "BackendError",
     "FileBackend",
-    "FulfillmentOrder",
-    "LineItem",
     "OrderLockedError",
-    "RemoteOrder",
     "ShipStationBackend",
-    "Shipment",
-    "ShippedItem",
     "make_backend",
 ]
 

@@ -12,31 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from target_fulfillment.domain import (
-    Address,
-    FulfillmentOrder,
-    LineItem,
-    RemoteOrder,
-    RemoteStatus,
-    Shipment,
-    ShippedItem,
-    decimal_text,
-)
-
-__all__ = [
-    "Address",
-    "AmbiguousSubmitError",
-    "Backend",
-    "BackendError",
-    "FulfillmentOrder",
-    "LineItem",
-    "OrderLockedError",
-    "RemoteOrder",
-    "RemoteStatus",
-    "Shipment",
-    "ShippedItem",
-    "decimal_text",
-]
+from target_fulfillment.domain import FulfillmentOrder, RemoteOrder, Shipment
 
 
 class BackendError(Exception):

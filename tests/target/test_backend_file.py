@@ -16,18 +16,20 @@ from typing import Any
 import pytest
 
 from target_fulfillment.backends import (
-    Address,
     BackendError,
     FileBackend,
-    FulfillmentOrder,
-    LineItem,
     OrderLockedError,
-    RemoteOrder,
-    Shipment,
-    ShippedItem,
     make_backend,
 )
 from target_fulfillment.backends import file as file_backend
+from target_fulfillment.domain import (
+    Address,
+    FulfillmentOrder,
+    LineItem,
+    RemoteOrder,
+    Shipment,
+    ShippedItem,
+)
 
 UTC = dt.timezone.utc
 ADDRESS = Address(

@@ -22,18 +22,20 @@ import requests
 
 from shipstation_sandbox import ShipStationSandbox
 from target_fulfillment.backends import (
-    Address,
     AmbiguousSubmitError,
     BackendError,
-    FulfillmentOrder,
-    LineItem,
     OrderLockedError,
-    RemoteOrder,
-    Shipment,
-    ShippedItem,
     ShipStationBackend,
     make_backend,
     shipstation,
+)
+from target_fulfillment.domain import (
+    Address,
+    FulfillmentOrder,
+    LineItem,
+    RemoteOrder,
+    Shipment,
+    ShippedItem,
 )
 
 API_KEY = "ss-key-7f3a9c1e55"

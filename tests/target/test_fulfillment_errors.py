@@ -11,8 +11,8 @@ import logging
 import typing as t
 from pathlib import Path
 
-from target_fulfillment.backends.base import FulfillmentOrder
 from target_fulfillment.backends.file import FileBackend
+from target_fulfillment.domain import FulfillmentOrder
 from target_fulfillment.fulfillment import Fulfillment, Settings
 from target_fulfillment.ledger import Ledger
 from target_fulfillment.order_cache import OrderCache

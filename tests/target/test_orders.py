@@ -6,6 +6,7 @@ import decimal
 
 import pytest
 
+from target_fulfillment.domain import order_key
 from target_fulfillment.orders import (
     CatalogProduct,
     Hold,
@@ -13,7 +14,6 @@ from target_fulfillment.orders import (
     build_order,
     is_eligible,
     is_voided,
-    order_key,
 )
 
 CODES = {
