@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import typing as t
@@ -34,10 +33,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "target"))
 
 import bad_records as br  # noqa: E402
+import pipeline  # noqa: E402
 
 from target_fulfillment.ledger import Ledger  # noqa: E402
 
-TARGET = [sys.executable, "-m", "target_fulfillment.target"]
 POSTGRES_URL = os.environ.get(
     "FULFILLMENT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -97,31 +96,11 @@ def postgres_available() -> bool:
 
 def run_target(
     workdir: Path, config: dict[str, t.Any], messages: list[dict]
-) -> tuple[int, list[dict]]:
+) -> tuple[int, list[t.Any]]:
     """The target process, fed ``messages``; its exit code and the STATE values it emitted."""
-    path = workdir / "target.json"
-    path.write_text(json.dumps(config))
-    payload = "".join(json.dumps(message) + "\n" for message in messages)
-    done = subprocess.run(
-        [*TARGET, "--config", str(path)],
-        input=payload,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=workdir,
-    )
+    done = pipeline.run_target(workdir, config, messages)
     (workdir / f"stderr-{len(list(workdir.glob('stderr-*')))}.txt").write_text(done.stderr)
-    states = []
-    for line in done.stdout.splitlines():
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        # The target writes each state value alone on a line, as singer-sdk targets do.
-        if isinstance(message, dict) and message.get("type") == "STATE":
-            message = message.get("value")
-        states.append(message)
-    return done.returncode, states
+    return done.target_returncode, done.states
 
 
 def sent_orders(workdir: Path) -> list[tuple[str, str]]:

@@ -23,6 +23,21 @@ class PipelineRun:
     stderr: str
     stdout: str
 
+    @property
+    def states(self) -> list[t.Any]:
+        """Every STATE value the target emitted, in order; lines that are not JSON are skipped."""
+        found = []
+        for line in self.stdout.splitlines():
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            # The target writes each state value alone on a line, as singer-sdk targets do.
+            if isinstance(message, dict) and message.get("type") == "STATE":
+                message = message.get("value")
+            found.append(message)
+        return found
+
 
 def tap_config(sandbox: Sandbox) -> dict[str, t.Any]:
     return {
@@ -91,10 +106,13 @@ def run_pipeline(
 
 
 def run_target(workdir: Path, target_settings: dict[str, t.Any], lines: list[dict]) -> PipelineRun:
-    """The target alone, fed the given Singer messages."""
+    """The target alone, fed the given Singer messages, in ``workdir`` (so a default relative
+    path lands there)."""
     command = [*TARGET, "--config", _write(workdir / "target.json", target_settings)]
     payload = "".join(json.dumps(line) + "\n" for line in lines)
-    target = subprocess.run(command, input=payload, capture_output=True, text=True, timeout=300)
+    target = subprocess.run(
+        command, input=payload, capture_output=True, text=True, timeout=300, cwd=workdir
+    )
     states = [json.loads(line) for line in target.stdout.splitlines() if line.strip()]
     return PipelineRun(
         0, target.returncode, states[-1] if states else {}, target.stderr, target.stdout

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bad_records as br
+import pipeline
 import pytest
-from pipeline import TARGET
+from pipeline import PipelineRun
 
 from bigcartel_core import jsonapi
 from bigcartel_sandbox import Sandbox, SandboxConfig
@@ -42,19 +43,8 @@ class Run:
     stderr: str
 
     @property
-    def states(self) -> list[dict]:
-        """The STATE values the target emitted, in order."""
-        found = []
-        for line in self.stdout.splitlines():
-            try:
-                message = json.loads(line)
-            except ValueError:
-                continue
-            # The target writes each state value alone on a line, as singer-sdk targets do.
-            if isinstance(message, dict) and message.get("type") == "STATE":
-                message = message.get("value")
-            found.append(message)
-        return found
+    def states(self) -> list[t.Any]:
+        return PipelineRun(0, self.returncode, {}, self.stderr, self.stdout).states
 
     def tail(self) -> str:
         """The end of stderr: the last exception line, or the run summary."""
@@ -63,19 +53,9 @@ class Run:
 
 
 def run_target(workdir: Path, config: dict[str, t.Any], messages: list[dict]) -> Run:
-    """The target process in ``workdir`` (so a default relative path lands there), fed messages."""
-    path = workdir / "target.json"
-    path.write_text(json.dumps(config))
-    payload = "".join(json.dumps(message) + "\n" for message in messages)
-    done = subprocess.run(
-        [*TARGET, "--config", str(path)],
-        input=payload,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=workdir,
-    )
-    return Run(done.returncode, done.stdout, done.stderr)
+    """The target process in ``workdir``, fed messages (``pipeline.run_target``)."""
+    done = pipeline.run_target(workdir, config, messages)
+    return Run(done.target_returncode, done.stdout, done.stderr)
 
 
 def admin_holds(workdir: Path) -> subprocess.CompletedProcess[str]:
