@@ -167,15 +167,20 @@ class Fulfillment:
             return self._decide(record)
         except Exception as error:
             account_id, order_id = str(record["account_id"]), str(record["id"])
-            key = order_key(account_id, order_id)
-            note = f"unexpected {type(error).__name__} while deciding: {error}"[:500]
-            # The message may quote the record; only the key and the error's type are logged.
-            self.logger.error("%s: unexpected %s while deciding", key, type(error).__name__)
-            if not self.settings.dry_run:
-                self.ledger.record_error(account_id, order_id, note)
+            self._unexpected(account_id, order_id, "deciding", error)
             self.cache.mark_evaluated(account_id, order_id)
-            self.summary.count("failed", key, note)
             return None
+
+    def _unexpected(self, account_id: str, order_id: str, stage: str, error: Exception) -> None:
+        """Record an error nobody foresaw at its order (``failed``, retried every run; a row
+        being sent is left for settling) and report it. The message may quote the record, so
+        only the key and the error's type are logged."""
+        key = order_key(account_id, order_id)
+        note = f"unexpected {type(error).__name__} while {stage}: {error}"[:500]
+        self.logger.error("%s: unexpected %s while %s", key, type(error).__name__, stage)
+        if not self.settings.dry_run:
+            self.ledger.record_error(account_id, order_id, note)
+        self.summary.count("failed", key, note)
 
     def _decide(self, record: Record) -> Callable[[], None] | None:
         """Apply the rules to one order; return the send job, if it is to be sent."""
@@ -239,10 +244,7 @@ class Fulfillment:
         except Exception as error:
             # A claimed row stays ``submitting``: once this worker is gone, the next run settles
             # it by lookup. An order not yet claimed is recorded ``failed``, to be tried again.
-            note = f"unexpected {type(error).__name__} while sending: {error}"[:500]
-            self.logger.error("%s: unexpected %s while sending", order.key, type(error).__name__)
-            self.ledger.record_error(order.account_id, order.order_id, note)
-            self.summary.count("failed", order.key, note)
+            self._unexpected(order.account_id, order.order_id, "sending", error)
         finally:
             self.cache.mark_evaluated(order.account_id, order.order_id)
 
