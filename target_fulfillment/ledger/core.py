@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 import typing as t
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cached_property
 
 import sqlalchemy as sa
 
@@ -87,17 +87,24 @@ class Ledger:
     def __init__(self, url: str | sa.URL) -> None:
         """Open the ledger at a SQLAlchemy URL, creating its tables if missing."""
         self.engine, self._insert = open_database(url)
+        self._lease: leases.WorkerLease | None = None
+        self._lease_lock = threading.Lock()
 
-    @cached_property
+    @property
     def lease(self) -> leases.WorkerLease:
-        """Taken before this worker's first claim, held until ``close``."""
-        return leases.acquire(self.engine)
+        """Taken before this worker's first claim (once, whichever thread claims first), held
+        until ``close``."""
+        with self._lease_lock:
+            if self._lease is None:
+                self._lease = leases.acquire(self.engine)
+            return self._lease
 
     def close(self) -> None:
         """Release the lease and close the pooled connections (PostgreSQL counts them)."""
-        if "lease" in self.__dict__:
-            self.lease.release()
-            del self.__dict__["lease"]
+        with self._lease_lock:
+            if self._lease is not None:
+                self._lease.release()
+                self._lease = None
         self.engine.dispose()
 
     def _read(self) -> sa.Connection:

@@ -262,6 +262,19 @@ def test_in_doubt_lists_the_interrupted_submits_of_gone_workers_only(
     assert [e.order_id for e in settler.in_doubt("shipstation")] == ["1", "5"]
 
 
+def test_threads_claiming_at_once_share_one_lease(ledger: Ledger) -> None:
+    """The first claims of a run come from the submit threads together: one worker, one lock."""
+    barrier = threading.Barrier(8)
+
+    def claim_after_barrier(order_id: str) -> bool:
+        barrier.wait(timeout=30)
+        return claim(ledger, order_id)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(pool.map(claim_after_barrier, [str(n) for n in range(8)]))
+    assert len({entry.lease_owner for entry in ledger.entries()}) == 1
+
+
 def test_a_worker_killed_mid_submit_leaves_its_rows_to_settle_at_once(db_url: str) -> None:
     """No clock decides: the moment the process is gone its lock is, whatever the row's age."""
     script = textwrap.dedent(
