@@ -13,8 +13,13 @@ from typing import Any
 
 from shipstation_sandbox.timestamps import parse_timestamp
 
-OPEN_STATUSES = frozenset({"awaiting_payment", "awaiting_shipment", "on_hold"})
-ORDER_STATUSES = OPEN_STATUSES | {"shipped", "cancelled"}
+# The V1 docs (createorders, GET /orders) name these open statuses, the only ones an upsert may
+# change, and list rejected_fulfillment among the statuses. Not settled by the docs: whether a
+# rejected_fulfillment order can be updated; it is not in the documented open list, so it is locked.
+OPEN_STATUSES = frozenset(
+    {"awaiting_payment", "awaiting_shipment", "pending_fulfillment", "on_hold"}
+)
+ORDER_STATUSES = OPEN_STATUSES | {"shipped", "cancelled", "rejected_fulfillment"}
 
 ADDRESS_TEXT_FIELDS = (
     "name",
