@@ -32,6 +32,8 @@ from shipstation_sandbox.validation import (
 )
 
 DEFAULT_PAGE_SIZE = 100
+# The V1 docs: "at most 100" orders per createorders request.
+MAX_BATCH_ORDERS = 100
 MAX_PAGE_SIZE = 500
 
 
@@ -117,6 +119,29 @@ def create_app(
         if store.take_create_timeout():
             return _unanswered(timeout_hang_seconds, stop_event)
         return jsonify(order)
+
+    @app.post("/orders/createorders")
+    def create_orders() -> Response:
+        body = _json_body()
+        # Not settled by the docs: the answer to a batch that is not a list, is empty or holds
+        # more than the documented 100 orders; each is refused whole with 400 and a message.
+        if not isinstance(body, list):
+            return error_response(400, "The request body must be a JSON array of orders.")
+        if not body:
+            return error_response(400, "The request must contain at least one order.")
+        if len(body) > MAX_BATCH_ORDERS:
+            return error_response(
+                400,
+                f"A createorders request may contain at most {MAX_BATCH_ORDERS} orders;"
+                f" this one has {len(body)}.",
+            )
+        results = store.create_or_update_many(body)
+        # Not settled by the docs: a batch is one request, so it spends one unit of rate budget
+        # and one pending timeout. The timeout fires for any batch answered 200, even one whose
+        # orders were all refused; a batch refused whole (400) leaves it pending.
+        if store.take_create_timeout():
+            return _unanswered(timeout_hang_seconds, stop_event)
+        return jsonify(hasErrors=not all(result["success"] for result in results), results=results)
 
     # ShipStation v1 has no /orders/cancel: a client cancels by sending createorder with
     # orderStatus "cancelled" for an open order, which create_or_update handles like any update.

@@ -10,11 +10,12 @@ import copy
 import itertools
 import threading
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from shipstation_sandbox import timestamps
-from shipstation_sandbox.validation import OPEN_STATUSES, normalize_order
+from shipstation_sandbox.validation import OPEN_STATUSES, ValidationError, normalize_order
 
 # Not settled by the docs: how ShipStation numbers orders and shipments. Both are positive
 # integers in the live API; distinct ranges make an orderId passed as a shipmentId stand out.
@@ -31,7 +32,14 @@ class OrderNotFoundError(LookupError):
 
 
 class OrderLockedError(Exception):
-    """The order is shipped or cancelled, and ShipStation no longer lets it change."""
+    """The order is shipped or cancelled, and ShipStation no longer lets it change.
+
+    ``order_id`` is the locked order's id when the refusal concerns an existing order.
+    """
+
+    def __init__(self, message: str, *, order_id: int | None = None) -> None:
+        super().__init__(message)
+        self.order_id = order_id
 
 
 class ShipStationStore:
@@ -63,7 +71,8 @@ class ShipStationStore:
             if previous is not None and previous["orderStatus"] not in OPEN_STATUSES:
                 raise OrderLockedError(
                     f"The order with orderKey '{order_key}' is {previous['orderStatus']}"
-                    " and can no longer be updated."
+                    " and can no longer be updated.",
+                    order_id=order_id,
                 )
             if order_id is None:
                 order_id = next(self._next_order_id)
@@ -84,6 +93,36 @@ class ShipStationStore:
                 order["shipDate"] = timestamps.today().isoformat()
             self._orders[order_id] = order
             return copy.deepcopy(order)
+
+    def create_or_update_many(self, payloads: Sequence[Any]) -> list[dict[str, Any]]:
+        """Apply a ``createorders`` body: each order exactly as ``create_or_update`` would.
+
+        Returns one ``{orderId, orderNumber, orderKey, success, errorMessage}`` per payload, in
+        order. The whole batch is applied under the lock, so no other call interleaves with it;
+        an orderKey sent twice in one batch is upserted twice, the later order winning.
+        """
+        # Not settled by the docs: whether one invalid or locked order fails the whole batch.
+        # The documented answer has a success flag per order, so each order stands alone here:
+        # a refused one gets success false and an errorMessage, the others are stored.
+        with self._lock:
+            return [self._batch_result(payload) for payload in payloads]
+
+    def _batch_result(self, payload: Any) -> dict[str, Any]:
+        try:
+            order = self.create_or_update(payload)
+        except ValidationError as error:
+            return _failed_result(payload, None, _validation_message(error))
+        except OrderLockedError as error:
+            # Not settled by the docs: the orderId of a refused order. A locked order exists, so
+            # its id is given (the client can look it up); an invalid one has none.
+            return _failed_result(payload, error.order_id, str(error))
+        return {
+            "orderId": order["orderId"],
+            "orderNumber": order["orderNumber"],
+            "orderKey": order["orderKey"],
+            "success": True,
+            "errorMessage": None,
+        }
 
     def orders(self) -> list[dict[str, Any]]:
         """Every order, oldest first, as ``GET /orders`` would return it."""
@@ -208,7 +247,11 @@ class ShipStationStore:
             return copy.deepcopy(order)
 
     def timeout_next_create(self, n: int = 1) -> None:
-        """Make the next ``n`` successful createorder calls store the order but never answer."""
+        """Make the next ``n`` successful create calls store their orders but never answer.
+
+        A create call is a ``createorder`` or a whole ``createorders`` batch (every order in it
+        is applied, then the one answer is dropped).
+        """
         if n < 0:
             raise ValueError("n must not be negative")
         with self._lock:
@@ -221,7 +264,7 @@ class ShipStationStore:
             return self._create_timeouts
 
     def take_create_timeout(self) -> bool:
-        """Consume one pending timeout; true when the current createorder must go unanswered."""
+        """Consume one pending timeout; true when the current create call must go unanswered."""
         with self._lock:
             if self._create_timeouts == 0:
                 return False
@@ -272,3 +315,29 @@ class ShipStationStore:
             "voided": False,
             "shipmentItems": copy.deepcopy(order["items"]),
         }
+
+
+def _failed_result(payload: Any, order_id: int | None, message: str) -> dict[str, Any]:
+    # Not settled by the docs: what a failed result echoes. The orderNumber and orderKey sent
+    # are given back when they are text, so a client can match results to its orders.
+    sent = payload if isinstance(payload, Mapping) else {}
+
+    def echoed(name: str) -> str | None:
+        value = sent.get(name)
+        return value if isinstance(value, str) else None
+
+    return {
+        "orderId": order_id,
+        "orderNumber": echoed("orderNumber"),
+        "orderKey": echoed("orderKey"),
+        "success": False,
+        "errorMessage": message,
+    }
+
+
+def _validation_message(error: ValidationError) -> str:
+    # Not settled by the docs: the wording of errorMessage; it lists each field's problems.
+    problems = "; ".join(
+        f"{field}: {' '.join(messages)}" for field, messages in error.model_state.items()
+    )
+    return f"{error} {problems}"
