@@ -95,7 +95,7 @@ class BigCartelRetry(Retry):
         super().__init__(*args, **kwargs)
         self.policy = policy or RetryPolicy()
 
-    def new(self, **kw: t.Any) -> t.Self:
+    def new(self, **kw: t.Any) -> BigCartelRetry:
         kw.setdefault("policy", self.policy)
         return super().new(**kw)
 

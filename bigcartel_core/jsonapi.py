@@ -16,7 +16,9 @@ from collections.abc import Iterator, Mapping
 JSONAPI = "application/vnd.api+json"
 
 Resource = Mapping[str, t.Any]
-IncludedIndex = dict[tuple[str, str], Resource]
+# Keyed by what the document holds (strings, by JSON:API rules): a linkage whose type or id
+# is missing or not a string finds nothing instead of raising.
+IncludedIndex = dict[tuple[t.Any, t.Any], Resource]
 
 #: How deep related resources are expanded. Orders need two levels (order → item → product);
 #: the limit also stops a relationship cycle in a malformed document.

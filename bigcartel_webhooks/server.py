@@ -13,8 +13,9 @@ import resource
 from dataclasses import dataclass
 from typing import Any
 
-import waitress
 from flask import Flask
+from waitress.server import BaseWSGIServer, MultiSocketServer
+from waitress.server import create_server as waitress_server
 
 DEFAULT_THREADS = 8  # the store's pool holds 16 connections (bigcartel_core.webhook_store)
 # Seconds: a delivery is one small POST sent at once; a sender silent this long is gone.
@@ -36,12 +37,14 @@ class Limits:
     connection_limit: int = DEFAULT_CONNECTION_LIMIT
 
 
-def create_server(app: Flask, host: str, port: int, limits: Limits, max_body_bytes: int) -> Any:
+def create_server(
+    app: Flask, host: str, port: int, limits: Limits, max_body_bytes: int
+) -> MultiSocketServer | BaseWSGIServer:
     """A waitress server bound to ``host:port`` (``port`` 0 picks one); ``run()`` serves until
     SIGINT or SystemExit. Raises ValueError when the open-files limit cannot fit the connections.
     """
     ensure_open_files(limits.connection_limit + SPARE_FILES)
-    return waitress.create_server(
+    return waitress_server(
         app,
         host=host,
         port=port,

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bigcartel_core.webhook_store import WebhookEvent, WebhookStore, utcnow
+from bigcartel_core import timestamps
+from bigcartel_core.webhook_store import WebhookEvent, WebhookStore
 
 ORDER_TOPICS = "order."
 
@@ -62,7 +63,7 @@ class Trigger:
 
     def run_once(self, now: datetime | None = None) -> TriggeredRun | None:
         """Run the command if events are due; mark them with the outcome."""
-        events = self.due(now or utcnow())
+        events = self.due(now or timestamps.now())
         if not events:
             return None
         returncode = subprocess.run(self.command, check=False).returncode

@@ -127,7 +127,7 @@ class PagerPaginator(BaseAPIPaginator[PageToken]):
         return PageToken(self.pager.params())
 
 
-class BigCartelStream(RESTStream[dict]):
+class BigCartelStream(RESTStream[dict[str, t.Any]]):
     """Base for every Big Cartel stream; subclasses only declare what they are.
 
     Subclasses set ``name``, ``path``, ``schema``, ``primary_keys`` and, where the API allows,
@@ -169,7 +169,7 @@ class BigCartelStream(RESTStream[dict]):
         return f"{self.config['api_url'].rstrip('/')}/v1"
 
     @property
-    def user_agent(self) -> str:  # type: ignore[override]
+    def user_agent(self) -> str:
         return self.tap.user_agent
 
     @property
@@ -186,19 +186,19 @@ class BigCartelStream(RESTStream[dict]):
         return self.paging == "seek"
 
     @property
-    def partitions(self) -> list[dict] | None:
+    def partitions(self) -> list[dict[str, t.Any]] | None:
         if not self.account_scoped:
             return None
         return [{"account_id": shop.account_id} for shop in self.tap.shops]
 
     @cached_property
-    def _coerce_numbers(self) -> t.Callable[[dict], None]:
+    def _coerce_numbers(self) -> t.Callable[[dict[str, t.Any]], None]:
         return decimal_coercer(self.schema)
 
     # Requests
 
     @property
-    def authenticator(self) -> AuthBase:  # type: ignore[override]
+    def authenticator(self) -> AuthBase:
         """The credentials of the shop being read (Bearer, or Basic for a personal project)."""
         if self._listing is None:
             return super().authenticator  # type: ignore[return-value]
@@ -231,12 +231,12 @@ class BigCartelStream(RESTStream[dict]):
             raise RuntimeError(msg)
         return self._listing
 
-    def get_records(self, context: Context | None) -> Iterable[dict]:
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         yield from self.request_records(context)
         if self.deletes_topic and self.tap.webhooks is not None:
             yield from self._delete_records(context)
 
-    def request_records(self, context: Context | None) -> Iterable[dict]:
+    def request_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """The SDK's request loop (requests, retries, metrics) for one shop; a shop that cannot
         be read is given up on, and the others go on."""
         shop = self._active_shop(context)
@@ -254,7 +254,7 @@ class BigCartelStream(RESTStream[dict]):
         finally:
             self._listing = None
 
-    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """The page's records, prepared, less those the pager drops (seen, or past the
         bookmark); numbers are read as exact decimals."""
         listing = self._current_listing()
@@ -262,7 +262,7 @@ class BigCartelStream(RESTStream[dict]):
         page = [self._prepare(record, listing.context) for record in jsonapi.records(document)]
         yield from listing.pager.accept(page, jsonapi.total_count(document))
 
-    def _delete_records(self, context: Context | None) -> Iterable[dict]:
+    def _delete_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """One delete record per delete the receiver heard of since this shop's own deletes
         bookmark, which moves only once they are all emitted.
 
@@ -314,7 +314,7 @@ class BigCartelStream(RESTStream[dict]):
         self.tap.record_failure(shop, redact(reason, self.tap.secrets))
         self.get_context_state(context).pop("progress_markers", None)
 
-    def _prepare(self, record: dict, context: Context | None) -> dict:
+    def _prepare(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         try:
             if self.account_scoped and context:
                 record["account_id"] = context["account_id"]

@@ -6,6 +6,8 @@ money is ``number`` carried as an exact ``Decimal``, and coordinates may be null
 
 from __future__ import annotations
 
+import typing as t
+
 from singer_sdk import typing as th
 
 ID = th.Property("id", th.StringType, required=True)
@@ -15,7 +17,7 @@ ACCOUNT_ID = th.Property(
 Money = th.NumberType
 
 
-def _reference(*extra: th.Property) -> th.ObjectType:
+def _reference(*extra: th.Property[t.Any]) -> th.ObjectType:
     return th.ObjectType(th.Property("id", th.StringType), *extra)
 
 

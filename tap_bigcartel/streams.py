@@ -19,7 +19,9 @@ class AccountsStream(BigCartelStream):
     schema = schemas.ACCOUNTS
     replication_key = "updated_at"
 
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+    def post_process(
+        self, row: dict[str, t.Any], context: Context | None = None
+    ) -> dict[str, t.Any] | None:
         start = self.get_starting_timestamp(context)
         return None if start is not None and row["updated_at"] < start else row
 

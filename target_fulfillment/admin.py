@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import typing as t
+from collections.abc import Sequence
 from pathlib import Path
 
 from target_fulfillment.ledger import Ledger
@@ -22,12 +23,13 @@ def _config(path: Path | None) -> dict[str, t.Any]:
     if path is None:
         return {}
     try:
-        return json.loads(path.read_text())
+        config: dict[str, t.Any] = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise SystemExit(f"cannot read --config {path}: {error}") from None
+    return config
 
 
-def _table(rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> str:
+def _table(rows: Sequence[Sequence[str]], headers: tuple[str, ...]) -> str:
     widths = [max(len(str(v)) for v in column) for column in zip(headers, *rows, strict=False)]
     lines = [
         "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=False)).rstrip()

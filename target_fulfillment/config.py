@@ -43,8 +43,8 @@ def config_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> l
         ("api_url", "https://api.bigcartel.com"),
         ("shipstation_api_url", "https://ssapi.shipstation.com"),
     ):
-        error = http_url_error(name, config.get(name), example)
-        errors += [error] if error else []
+        url_error = http_url_error(name, config.get(name), example)
+        errors += [url_error] if url_error else []
     account_ids = [("account_id", config.get("account_id"))] + [
         (f"accounts[{index}].account_id", entry.get("account_id"))
         for index, entry in enumerate(config.get("accounts") or [])

@@ -124,7 +124,7 @@ class Fulfillment:
                     entry.account_id,
                     entry.order_id,
                     remote.backend_order_id,
-                    "" if was_update else entry.payload_hash,
+                    "" if was_update else entry.payload_hash or "",
                 )
                 if was_update:
                     self.cache.flag_for_evaluation(entry.account_id, entry.order_id)
@@ -136,7 +136,7 @@ class Fulfillment:
         """Decide every order received since it was last looked at, every held order and every
         order that failed before."""
         with ThreadPoolExecutor(max_workers=self.settings.max_concurrency) as pool:
-            in_flight: set[Future] = set()
+            in_flight: set[Future[None]] = set()
             for record in self._orders_to_evaluate():
                 job = self._decide_safely(record)
                 if job is None:
@@ -258,7 +258,7 @@ class Fulfillment:
             backend_order_id = self._backend_submit(order)
         except OrderLockedError as error:
             # The warehouse has the order and will not take changes: keep what it has.
-            previous_hash = entry.payload_hash if entry else payload_hash
+            previous_hash = (entry.payload_hash if entry else None) or payload_hash
             remote = self.backend.lookup(key)
             self.ledger.confirm_submitted(
                 account_id, order_id, remote.backend_order_id if remote else "", previous_hash

@@ -8,18 +8,21 @@ products).
 
 from __future__ import annotations
 
+import datetime as dt
 import typing as t
 from collections.abc import Callable
 
 import sqlalchemy as sa
+from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
-from singer_sdk.sinks.core import DatetimeErrorTreatmentEnum
 
 from target_fulfillment.ledger import describe_error
 from target_fulfillment.validation import key_problem, record_id_problem, storable_text
 
 if t.TYPE_CHECKING:
     from target_fulfillment.target import TargetFulfillment
+
+Record = dict[str, t.Any]
 
 
 class _LedgerSink(BatchSink):
@@ -32,7 +35,7 @@ class _LedgerSink(BatchSink):
         self,
         target: TargetFulfillment,
         stream_name: str,
-        schema: dict,
+        schema: dict[str, t.Any],
         key_properties: t.Sequence[str] | None,
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
@@ -45,17 +48,17 @@ class _LedgerSink(BatchSink):
     def datetime_error_treatment(self) -> DatetimeErrorTreatmentEnum:
         return DatetimeErrorTreatmentEnum.NULL
 
-    def preprocess_record(self, record: dict, context: dict) -> dict:
+    def preprocess_record(self, record: Record, context: dict[str, t.Any]) -> Record:
         """A record without its key properties reaches ``_keyed``, to be kept as rejected: the
         SDK would otherwise stop the whole run on it (MissingKeyPropertiesError)."""
         for name in self.key_properties or ():
             record.setdefault(name, None)
         return record
 
-    def _records(self, context: dict) -> list[dict]:
+    def _records(self, context: dict[str, t.Any]) -> list[Record]:
         return context.get("records") or []
 
-    def _keyed(self, context: dict, account_field: str = "account_id") -> list[dict]:
+    def _keyed(self, context: dict[str, t.Any], account_field: str = "account_id") -> list[Record]:
         """The batch's records that can be keyed; the others are kept as rejected records."""
         keyed = []
         for record in self._records(context):
@@ -66,7 +69,7 @@ class _LedgerSink(BatchSink):
                 keyed.append(record)
         return keyed
 
-    def _store_each(self, records: list[dict], store: Callable[[dict], None]) -> None:
+    def _store_each(self, records: list[Record], store: Callable[[Record], object]) -> None:
         """Store record by record; one the database refuses is rejected, the others go on.
 
         The reason is the database's own first line (``describe_error``): never the statement's
@@ -83,10 +86,10 @@ class _LedgerSink(BatchSink):
 class AccountsSink(_LedgerSink):
     """Each shop's country decides which orders are domestic."""
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, t.Any]) -> None:
         ledger = self._target.ledger
 
-        def store(record: dict) -> None:
+        def store(record: Record) -> None:
             country = record.get("country") or {}
             code = country.get("id") if isinstance(country, dict) else country
             ledger.upsert_shop(
@@ -111,7 +114,7 @@ class ProductsSink(_LedgerSink):
         """Keep ``_sdc_deleted_at``, which the SDK strips by default, to tell deletes apart."""
         return True
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, t.Any]) -> None:
         ledger = self._target.ledger
         products = []
         for record in self._keyed(context):
@@ -123,7 +126,7 @@ class ProductsSink(_LedgerSink):
             else:
                 products.append(record)
 
-        def store(record: dict) -> None:
+        def store(record: Record) -> None:
             updated_at = record.get("updated_at")
             ledger.upsert_product(
                 str(record["account_id"]),
@@ -134,7 +137,7 @@ class ProductsSink(_LedgerSink):
                     (str(option["id"]), _catalog_text(option.get("name")) or "")
                     for option in record.get("options") or []
                 ],
-                updated_at.isoformat() if hasattr(updated_at, "isoformat") else updated_at,
+                updated_at.isoformat() if isinstance(updated_at, dt.date) else updated_at,
             )
 
         self._store_each(products, store)
@@ -143,7 +146,7 @@ class ProductsSink(_LedgerSink):
 class OrdersSink(_LedgerSink):
     """Orders go to the durable order cache; the run's end decides what to send."""
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, t.Any]) -> None:
         cache = self._target.order_cache
         records = self._keyed(context)
         try:
@@ -180,10 +183,10 @@ class IgnoredSink(BatchSink):
     def get_validator(self) -> None:
         return None
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: Record, context: dict[str, t.Any]) -> None:
         """Nothing to keep."""
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, t.Any]) -> None:
         """Nothing to write."""
 
 

@@ -32,7 +32,7 @@ class RunSummary:
     """Counters and notes, safe to update from the submit threads."""
 
     dry_run: bool = False
-    counts: Counter = field(default_factory=Counter)
+    counts: Counter[str] = field(default_factory=Counter)
     holds: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     reports: dict[str, str] = field(default_factory=dict)
