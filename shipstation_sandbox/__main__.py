@@ -10,6 +10,7 @@ import signal
 import threading
 from collections.abc import Sequence
 
+from shipstation_sandbox.rate_limit import DEFAULT_RATE_LIMIT, DEFAULT_WINDOW_SECONDS
 from shipstation_sandbox.server import ShipStationSandbox
 
 
@@ -27,17 +28,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--latency", type=float, default=0.0, help="seconds added to every API answer"
     )
     parser.add_argument(
-        "--rate-limit", type=int, default=None, help="requests allowed per window (default: none)"
+        "--rate-limit",
+        type=int,
+        nargs="?",
+        const=DEFAULT_RATE_LIMIT,
+        default=None,
+        metavar="N",
+        help="requests allowed per window; alone, ShipStation's "
+        f"{DEFAULT_RATE_LIMIT} (default: no limit and no X-Rate-Limit-* headers)",
     )
     parser.add_argument(
-        "--rate-limit-window", type=float, default=60.0, help="rate limit window in seconds"
+        "--rate-limit-window",
+        type=float,
+        default=DEFAULT_WINDOW_SECONDS,
+        help="rate limit window in seconds (default: 60; shorten it for benchmarks)",
     )
     parser.add_argument(
         "--timeout-hang",
         type=float,
         default=0.0,
-        help="seconds a createorder picked by /_sandbox/timeout_next_create is held before "
-        "its connection is dropped",
+        help="seconds a createorder or createorders call picked by /_sandbox/timeout_next_create "
+        "is held before its connection is dropped",
     )
     parser.add_argument(
         "--quiet", action="store_true", help="do not log each request on standard error"

@@ -8,6 +8,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# ShipStation V1: 40 requests a minute per API key and secret (a third-party copy of the
+# ShipStation text; the V1 requirements page documents only the X-Rate-Limit-* headers).
+DEFAULT_RATE_LIMIT = 40
+DEFAULT_WINDOW_SECONDS = 60.0
+
 
 @dataclass(frozen=True)
 class RateDecision:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from shipstation_sandbox.app import create_app
-from shipstation_sandbox.rate_limit import FixedWindowRateLimiter
+from shipstation_sandbox.rate_limit import DEFAULT_WINDOW_SECONDS, FixedWindowRateLimiter
 from shipstation_sandbox.request_log import RequestLog
 from shipstation_sandbox.store import ShipStationStore
 
@@ -29,7 +31,11 @@ class ShipStationSandbox:
     """A local ShipStation API v1 on a daemon thread; use it as a context manager.
 
     ``rate_limit`` is the number of requests per ``rate_limit_window_seconds``; with None there
-    is no limit and no ``X-Rate-Limit-*`` headers. ``latency_seconds`` delays every API answer
+    is no limit and no ``X-Rate-Limit-*`` headers. ShipStation's own limit is
+    ``rate_limit.DEFAULT_RATE_LIMIT`` (40) a minute; a shorter window speeds up benchmarks, and
+    ``rate_limit_clock`` (seconds, monotonic) lets a test move time instead of waiting. The
+    sandbox has one key and secret, so its one budget is the per-key+secret budget of the docs.
+    ``latency_seconds`` delays every API answer
     without serializing concurrent requests. ``timeout_hang_seconds`` is how long a createorder
     picked by ``store.timeout_next_create`` holds its connection before dropping it.
     """
@@ -41,7 +47,8 @@ class ShipStationSandbox:
         *,
         latency_seconds: float = 0.0,
         rate_limit: int | None = None,
-        rate_limit_window_seconds: float = 60.0,
+        rate_limit_window_seconds: float = DEFAULT_WINDOW_SECONDS,
+        rate_limit_clock: Callable[[], float] = time.monotonic,
         timeout_hang_seconds: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -51,7 +58,7 @@ class ShipStationSandbox:
         self._request_log = RequestLog()
         self._stopping = threading.Event()
         rate_limiter = (
-            FixedWindowRateLimiter(rate_limit, rate_limit_window_seconds)
+            FixedWindowRateLimiter(rate_limit, rate_limit_window_seconds, rate_limit_clock)
             if rate_limit is not None
             else None
         )
