@@ -95,3 +95,66 @@ def database_url_error(setting: str, value: t.Any) -> str | None:
             "postgresql+psycopg://user:password@host/database (the value is not shown)"
         )
     return None
+
+
+def shop_settings(program: str) -> dict[str, dict[str, t.Any]]:
+    """The settings that say which shops a plugin works on and how it reaches the API.
+
+    Both plugins declare them alike (``shops_from_config`` reads them), as JSON Schema
+    properties in the form the Singer SDK emits, so ``--about`` and Meltano show them the same.
+    """
+    secret = {"secret": True, "writeOnly": True}
+    return {
+        "access_token": {
+            "type": ["string", "null"],
+            "description": "OAuth access token of one shop (from the OAuth flow of a Big Cartel "
+            "app).",
+            **secret,
+        },
+        "account_id": {
+            "type": ["string", "null"],
+            "description": "The shop's account id; asked of the API (GET /v1/accounts) when "
+            "absent.",
+        },
+        "subdomain": {
+            "type": ["string", "null"],
+            "description": "Personal projects: the shop's subdomain, used as the HTTP Basic user.",
+        },
+        "password": {
+            "type": ["string", "null"],
+            "description": "Personal projects: the shop's password, used as the HTTP Basic "
+            "password.",
+            **secret,
+        },
+        "accounts": {
+            "type": ["array", "null"],
+            "items": {
+                "type": "object",
+                "properties": {
+                    "account_id": {"type": ["string"]},
+                    "access_token": {"type": ["string"], **secret},
+                },
+                "required": ["account_id", "access_token"],
+                "additionalProperties": True,
+            },
+            "description": "Many shops in one run: a list of {account_id, access_token}. A shop "
+            "whose token is refused does not stop the others.",
+        },
+        "api_url": {
+            "type": ["string", "null"],
+            "default": "https://api.bigcartel.com",
+            "description": "Base URL of the API, without /v1; point it at a local emulator to "
+            "test.",
+        },
+        "user_agent": {
+            "type": ["string", "null"],
+            "description": "User-Agent sent with every request; Big Cartel asks for the app's "
+            f"name and a contact URL or email. Defaults to {program}'s name, version and "
+            "project URL.",
+        },
+    }
+
+
+def with_shop_settings(schema: dict[str, t.Any], program: str) -> dict[str, t.Any]:
+    """``schema`` with the shop settings first, as a plugin's ``config_jsonschema``."""
+    return {**schema, "properties": {**shop_settings(program), **schema["properties"]}}

@@ -22,6 +22,7 @@ from bigcartel_core.settings import (
     http_url_error,
     iso_datetime_error,
     unknown_settings,
+    with_shop_settings,
 )
 from bigcartel_core.webhook_store import url_password
 from tap_bigcartel.exceptions import ShopsFailedError
@@ -49,109 +50,67 @@ class TapBigCartel(Tap):
     package_name = "bigcartel-fulfillment"
     message_writer_class = StateFlushingWriter
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "access_token",
-            th.StringType,
-            secret=True,
-            description="OAuth access token of one shop (from the OAuth flow of a Big Cartel app).",
-        ),
-        th.Property(
-            "account_id",
-            th.StringType,
-            description="The shop's account id; asked of the API (GET /v1/accounts) when absent.",
-        ),
-        th.Property(
-            "subdomain",
-            th.StringType,
-            description="Personal projects: the shop's subdomain, used as the HTTP Basic user.",
-        ),
-        th.Property(
-            "password",
-            th.StringType,
-            secret=True,
-            description="Personal projects: the shop's password, used as the HTTP Basic password.",
-        ),
-        th.Property(
-            "accounts",
-            th.ArrayType(
-                th.ObjectType(
-                    th.Property("account_id", th.StringType, required=True),
-                    th.Property("access_token", th.StringType, required=True, secret=True),
-                )
+    config_jsonschema = with_shop_settings(
+        th.PropertiesList(
+            th.Property(
+                "start_date",
+                th.DateTimeType,
+                description="Oldest `updated_at` to extract on the first run (orders, products, "
+                "accounts). Later runs start from the bookmark.",
             ),
-            description="Many shops in one run: a list of {account_id, access_token}. State is "
-            "kept per shop, and a shop whose token is refused does not stop the others.",
-        ),
-        th.Property(
-            "start_date",
-            th.DateTimeType,
-            description="Oldest `updated_at` to extract on the first run (orders, products, "
-            "accounts). Later runs start from the bookmark.",
-        ),
-        th.Property(
-            "api_url",
-            th.StringType,
-            default="https://api.bigcartel.com",
-            description="Base URL of the API, without /v1; point it at a local emulator to test.",
-        ),
-        th.Property(
-            "user_agent",
-            th.StringType,
-            description="User-Agent sent with every request; Big Cartel asks for the app's name "
-            "and a contact URL or email. Defaults to this tap's name, version and project URL.",
-        ),
-        th.Property(
-            "page_size",
-            th.IntegerType(minimum=2, maximum=100),
-            default=100,
-            description="page[limit], 2 to 100. The pagers overlap pages, so they need 2; the "
-            "API documents no maximum (clients use 100), and a page the API capped below the "
-            "limit would pass for the last one.",
-        ),
-        th.Property(
-            "request_timeout",
-            th.IntegerType(minimum=1),
-            default=60,
-            description="Seconds per request.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType(minimum=0),
-            default=6,
-            description="Retries of a request after a 429, a 5xx, a timeout or a dropped "
-            "connection, before the shop is reported as failed.",
-        ),
-        th.Property(
-            "backoff_factor",
-            th.NumberType(minimum=0),
-            default=1.0,
-            description="Seconds; retry n waits a random time up to factor * 2^n, unless the "
-            "API sent Retry-After.",
-        ),
-        th.Property(
-            "max_retry_wait",
-            th.NumberType(minimum=0),
-            default=120,
-            description="Upper bound in seconds of any single wait, Retry-After included.",
-        ),
-        th.Property(
-            "webhook_db_url",
-            th.StringType,
-            secret=True,
-            description="SQLAlchemy URL of the webhook receiver's store (bigcartel-webhooks). "
-            "When set, shops that deauthorized the app are skipped, named in the run's last line "
-            "on stderr, and products deleted in Big Cartel become delete records "
-            "(`_sdc_deleted_at`) in `products`.",
-        ),
-        th.Property(
-            "webhook_settle_seconds",
-            th.IntegerType(minimum=0),
-            default=60,
-            description="Deletes received in the last this many seconds before the run are left "
-            "to the next run, so a delivery still being committed is never passed over.",
-        ),
-    ).to_dict()
+            th.Property(
+                "page_size",
+                th.IntegerType(minimum=2, maximum=100),
+                default=100,
+                description="page[limit], 2 to 100. The pagers overlap pages, so they need 2; the "
+                "API documents no maximum (clients use 100), and a page the API capped below the "
+                "limit would pass for the last one.",
+            ),
+            th.Property(
+                "request_timeout",
+                th.IntegerType(minimum=1),
+                default=60,
+                description="Seconds per request.",
+            ),
+            th.Property(
+                "max_retries",
+                th.IntegerType(minimum=0),
+                default=6,
+                description="Retries of a request after a 429, a 5xx, a timeout or a dropped "
+                "connection, before the shop is reported as failed.",
+            ),
+            th.Property(
+                "backoff_factor",
+                th.NumberType(minimum=0),
+                default=1.0,
+                description="Seconds; retry n waits a random time up to factor * 2^n, unless the "
+                "API sent Retry-After.",
+            ),
+            th.Property(
+                "max_retry_wait",
+                th.NumberType(minimum=0),
+                default=120,
+                description="Upper bound in seconds of any single wait, Retry-After included.",
+            ),
+            th.Property(
+                "webhook_db_url",
+                th.StringType,
+                secret=True,
+                description="SQLAlchemy URL of the webhook receiver's store "
+                "(bigcartel-webhooks). When set, shops that deauthorized the app are skipped, "
+                "named in the run's last line on stderr, and products deleted in Big Cartel "
+                "become delete records (`_sdc_deleted_at`) in `products`.",
+            ),
+            th.Property(
+                "webhook_settle_seconds",
+                th.IntegerType(minimum=0),
+                default=60,
+                description="Deletes received in the last this many seconds before the run are "
+                "left to the next run, so a delivery still being committed is never passed over.",
+            ),
+        ).to_dict(),
+        "tap-bigcartel",
+    )
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Refuse, all at once and each by name, what the SDK's schema check let through.

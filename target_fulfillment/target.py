@@ -14,6 +14,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from bigcartel_core.auth import discover_account_id, shops_from_config
 from bigcartel_core.errors import ConfigError
 from bigcartel_core.http import user_agent as http_user_agent
+from bigcartel_core.settings import with_shop_settings
 from bigcartel_core.webhook_store import WebhookStore, consumer_errors, url_password
 from target_fulfillment.backends import make_backend
 from target_fulfillment.bigcartel import BigCartelWriter
@@ -49,115 +50,100 @@ class TargetFulfillment(Target):
     name = "target-fulfillment"
     package_name = "bigcartel-fulfillment"
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "backend",
-            th.StringType,
-            default="file",
-            allowed_values=["file", "shipstation"],
-            description="Where orders go: `file` (JSON files for a 3PL) or `shipstation`.",
-        ),
-        th.Property(
-            "file_outbox_dir",
-            th.StringType,
-            default="fulfillment/outbox",
-            description="file backend: folder the warehouse collects order files from.",
-        ),
-        th.Property(
-            "file_inbox_dir",
-            th.StringType,
-            default="fulfillment/inbox",
-            description="file backend: folder the warehouse drops shipment files into.",
-        ),
-        th.Property("shipstation_api_key", th.StringType, secret=True),
-        th.Property("shipstation_api_secret", th.StringType, secret=True),
-        th.Property("shipstation_api_url", th.StringType, default="https://ssapi.shipstation.com"),
-        th.Property(
-            "shipstation_rate_limit_max_wait",
-            th.NumberType,
-            default=60,
-            description="Longest wait in seconds for ShipStation's rate limit to reset.",
-        ),
-        th.Property(
-            "shipstation_store_id",
-            th.IntegerType,
-            description="ShipStation store the orders are filed under (optional).",
-        ),
-        th.Property(
-            "ledger_url",
-            th.StringType,
-            default="sqlite:///fulfillment/ledger.db",
-            secret=True,
-            description="SQLAlchemy URL of the ledger: SQLite by default, PostgreSQL "
-            "(postgresql+psycopg://...) when several workers share it.",
-        ),
-        th.Property(
-            "sku_overrides",
-            th.ObjectType(additional_properties=th.StringType),
-            default={},
-            description='SKUs that win over the description: {"<product_id>": "SKU"} or '
-            '{"<product_id>:<option_id>": "SKU"}.',
-        ),
-        th.Property(
-            "shipping_codes",
-            th.ObjectType(additional_properties=SHIPPING_ENTRY),
-            default=DEFAULT_SHIPPING_CODES,
-            description="DOMESTIC_DEFAULT, INTERNATIONAL_DEFAULT and optional 2-letter country "
-            "keys, each {carrier_code, service_code}; a country entry wins.",
-        ),
-        th.Property(
-            "origin_country",
-            th.StringType,
-            description="The shop's country when no accounts record has been seen.",
-        ),
-        th.Property(
-            "max_concurrency",
-            th.IntegerType,
-            default=4,
-            description="Orders submitted to the warehouse at once.",
-        ),
-        th.Property(
-            "dry_run",
-            th.BooleanType,
-            default=False,
-            description="Compute and report everything; send and write back nothing.",
-        ),
-        th.Property(
-            "notify_customer",
-            th.BooleanType,
-            default=True,
-            description="Ask Big Cartel to e-mail the buyer the tracking number.",
-        ),
-        th.Property("request_timeout", th.IntegerType, default=30),
-        th.Property(
-            "access_token",
-            th.StringType,
-            secret=True,
-            description="Big Cartel token for write-back (as in tap-bigcartel).",
-        ),
-        th.Property("account_id", th.StringType),
-        th.Property("subdomain", th.StringType),
-        th.Property("password", th.StringType, secret=True),
-        th.Property(
-            "accounts",
-            th.ArrayType(
-                th.ObjectType(
-                    th.Property("account_id", th.StringType, required=True),
-                    th.Property("access_token", th.StringType, required=True, secret=True),
-                )
+    config_jsonschema = with_shop_settings(
+        th.PropertiesList(
+            th.Property(
+                "backend",
+                th.StringType,
+                default="file",
+                allowed_values=["file", "shipstation"],
+                description="Where orders go: `file` (JSON files for a 3PL) or `shipstation`.",
             ),
-        ),
-        th.Property("api_url", th.StringType, default="https://api.bigcartel.com"),
-        th.Property("user_agent", th.StringType),
-        th.Property(
-            "webhook_db_url",
-            th.StringType,
-            secret=True,
-            description="SQLAlchemy URL of the webhook receiver's store (as in tap-bigcartel). "
-            "When set, shops that deauthorized the app are not written back to; their "
-            "shipments wait until the shop reconnects.",
-        ),
-    ).to_dict()
+            th.Property(
+                "file_outbox_dir",
+                th.StringType,
+                default="fulfillment/outbox",
+                description="file backend: folder the warehouse collects order files from.",
+            ),
+            th.Property(
+                "file_inbox_dir",
+                th.StringType,
+                default="fulfillment/inbox",
+                description="file backend: folder the warehouse drops shipment files into.",
+            ),
+            th.Property("shipstation_api_key", th.StringType, secret=True),
+            th.Property("shipstation_api_secret", th.StringType, secret=True),
+            th.Property(
+                "shipstation_api_url", th.StringType, default="https://ssapi.shipstation.com"
+            ),
+            th.Property(
+                "shipstation_rate_limit_max_wait",
+                th.NumberType,
+                default=60,
+                description="Longest wait in seconds for ShipStation's rate limit to reset.",
+            ),
+            th.Property(
+                "shipstation_store_id",
+                th.IntegerType,
+                description="ShipStation store the orders are filed under (optional).",
+            ),
+            th.Property(
+                "ledger_url",
+                th.StringType,
+                default="sqlite:///fulfillment/ledger.db",
+                secret=True,
+                description="SQLAlchemy URL of the ledger: SQLite by default, PostgreSQL "
+                "(postgresql+psycopg://...) when several workers share it.",
+            ),
+            th.Property(
+                "sku_overrides",
+                th.ObjectType(additional_properties=th.StringType),
+                default={},
+                description='SKUs that win over the description: {"<product_id>": "SKU"} or '
+                '{"<product_id>:<option_id>": "SKU"}.',
+            ),
+            th.Property(
+                "shipping_codes",
+                th.ObjectType(additional_properties=SHIPPING_ENTRY),
+                default=DEFAULT_SHIPPING_CODES,
+                description="DOMESTIC_DEFAULT, INTERNATIONAL_DEFAULT and optional 2-letter country "
+                "keys, each {carrier_code, service_code}; a country entry wins.",
+            ),
+            th.Property(
+                "origin_country",
+                th.StringType,
+                description="The shop's country when no accounts record has been seen.",
+            ),
+            th.Property(
+                "max_concurrency",
+                th.IntegerType,
+                default=4,
+                description="Orders submitted to the warehouse at once.",
+            ),
+            th.Property(
+                "dry_run",
+                th.BooleanType,
+                default=False,
+                description="Compute and report everything; send and write back nothing.",
+            ),
+            th.Property(
+                "notify_customer",
+                th.BooleanType,
+                default=True,
+                description="Ask Big Cartel to e-mail the buyer the tracking number.",
+            ),
+            th.Property("request_timeout", th.IntegerType, default=30),
+            th.Property(
+                "webhook_db_url",
+                th.StringType,
+                secret=True,
+                description="SQLAlchemy URL of the webhook receiver's store (as in tap-bigcartel). "
+                "When set, shops that deauthorized the app are not written back to; their "
+                "shipments wait until the shop reconnects.",
+            ),
+        ).to_dict(),
+        "target-fulfillment",
+    )
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
