@@ -140,8 +140,10 @@ class WebhookStore:
         self.dialect = parsed.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
-        if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if self.dialect == "sqlite" and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # Both dialects' inserts have the ON CONFLICT clauses used here, with the same arguments.
+        self._insert: t.Callable[[sa.Table], sqlite.Insert | postgresql.Insert]
         if self.dialect == "sqlite":
             self.engine = sa.create_engine(url, hide_parameters=True, **_POOL)
             configure_sqlite(self.engine)
@@ -236,7 +238,7 @@ class WebhookStore:
         current = conn.execute(query).one_or_none()
         if current is None or not current.connected:
             return True
-        reconnected_at = current.changed_at
+        reconnected_at: datetime = current.changed_at
         return stored_at > reconnected_at or delivered_at >= reconnected_at + RETRY_PERIOD
 
     def mark_connected(self, account_id: str, reason: str) -> None:
