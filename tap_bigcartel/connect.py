@@ -15,20 +15,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import http.server
-import ipaddress
-import json
 import os
 import secrets
-import socket
 import sys
-import time
 import webbrowser
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -41,10 +34,10 @@ from bigcartel_core.oauth import (
     OAuthError,
 )
 from bigcartel_core.webhook_store import WebhookStore
-from tap_bigcartel import envfile
+from tap_bigcartel.callback import CallbackListener, is_loopback, parse_callback
+from tap_bigcartel.envfile import ENV_VARS, EnvFileError, update_env_file
 
 PROG = "tap-bigcartel-connect"
-ENV_VARS = ("TAP_BIGCARTEL_ACCOUNTS", "TARGET_FULFILLMENT_ACCOUNTS")
 
 AUTHORIZE_ERRORS = {
     "access_denied": "The shop owner denied access to the shop.",
@@ -62,15 +55,6 @@ class ConnectError(Exception):
     """A failure explained in plain words; the CLI prints it and exits non-zero."""
 
 
-@dataclass(frozen=True)
-class Callback:
-    """The query parameters Big Cartel redirected back with."""
-
-    code: str | None
-    state: str | None
-    error: str | None
-
-
 def oauth_client(args: argparse.Namespace) -> OAuthClient:
     """The app's OAuth client, with the User-Agent Big Cartel asks for."""
     return OAuthClient(
@@ -81,95 +65,6 @@ def oauth_client(args: argparse.Namespace) -> OAuthClient:
         oauth_base_url=args.oauth_base_url,
         timeout=args.request_timeout,
     )
-
-
-def is_loopback(redirect_uri: str) -> bool:
-    """Only a loopback redirect can be received here; any other needs the URL pasted back."""
-    parts = urlsplit(redirect_uri)
-    if parts.scheme != "http" or not parts.hostname:
-        return False
-    if parts.hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(parts.hostname).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_callback(url: str) -> Callback:
-    query = parse_qs(urlsplit(url.strip()).query)
-
-    def first(name: str) -> str | None:
-        values = query.get(name)
-        return values[0] if values else None
-
-    return Callback(code=first("code"), state=first("state"), error=first("error"))
-
-
-class CallbackListener:
-    """A one-shot HTTP listener on the loopback redirect URI, bound before the browser opens.
-
-    Bound first so that the redirect can never arrive before anyone listens, and so that port 0
-    can be resolved to a free port for the default redirect URI.
-    """
-
-    def __init__(self, host: str, port: int, path: str) -> None:
-        self.path = path or "/"
-        self.callback: Callback | None = None
-        listener = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            timeout = 10.0  # a client that connects and sends nothing cannot hold the wait
-
-            def do_GET(self) -> None:
-                if urlsplit(self.path).path != listener.path:
-                    self.send_error(404)
-                    return
-                listener.callback = parse_callback(self.path)
-                ok = listener.callback.code is not None and listener.callback.error is None
-                body = (
-                    "Big Cartel answered; you can close this window and return to the terminal."
-                    if ok
-                    else "Big Cartel did not grant access; see the terminal."
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Request lines carry the code; keep them off the terminal."""
-
-        server_class = http.server.HTTPServer
-        if ":" in host:
-            server_class = type(
-                "HTTPServerV6", (http.server.HTTPServer,), {"address_family": socket.AF_INET6}
-            )
-        self.server = server_class((host, port), Handler)
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    def wait(self, timeout: float) -> Callback:
-        """Serve requests until the redirect arrives, for at most ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        try:
-            while self.callback is None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise ConnectError(
-                        f"No answer from Big Cartel within {timeout:g} seconds; connect again."
-                    )
-                self.server.timeout = remaining
-                self.server.handle_request()
-            return self.callback
-        finally:
-            self.server.server_close()
-
-    def close(self) -> None:
-        self.server.server_close()
 
 
 def exchange_code(client: OAuthClient, code: str, redirect_uri: str) -> Grant:
@@ -208,53 +103,6 @@ def _words(error: OAuthError) -> str:
     if error.error in AUTHORIZE_ERRORS:
         return AUTHORIZE_ERRORS[error.error]
     return error.description or error.error or "no details."
-
-
-# --- the env file -----------------------------------------------------------------------------
-
-
-def _parse_accounts(name: str, value: str | None, env_file: Path) -> list[dict[str, str]]:
-    if not value:
-        return []
-    try:
-        accounts = json.loads(value)
-    except ValueError:
-        accounts = None
-    if not isinstance(accounts, list) or not all(
-        isinstance(entry, dict) and "account_id" in entry for entry in accounts
-    ):
-        raise ConnectError(
-            f"{name} in {env_file} is not a JSON array of {{account_id, access_token}}; "
-            "fix or remove it first."
-        )
-    return [{**entry, "account_id": str(entry["account_id"])} for entry in accounts]
-
-
-def update_env_file(env_file: Path, *, add: Grant | None = None, remove: str | None = None) -> bool:
-    """Add or remove one shop in both variables, keeping every other line as it was.
-
-    Read, changed and written under the env file's lock, so connects running at the same time
-    all land; the write is atomic, with mode 0600 because the file holds tokens (see
-    ``envfile``). Returns whether the removed shop was present.
-    """
-    target = add.account_id if add else remove
-    found = False
-    try:
-        with envfile.edit(env_file) as env:
-            for name in ENV_VARS:
-                accounts = _parse_accounts(name, env.get(name), env_file)
-                kept = [entry for entry in accounts if entry["account_id"] != target]
-                found = found or len(kept) != len(accounts)
-                if add:
-                    kept.append({"account_id": add.account_id, "access_token": add.access_token})
-                if kept != accounts:
-                    env.set(name, json.dumps(kept, separators=(",", ":")))
-    except OSError as error:
-        raise ConnectError(f"Cannot update {env_file}: {error.strerror or error}.") from None
-    return found
-
-
-# --- the CLI ----------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -342,7 +190,12 @@ def connect(args: argparse.Namespace, client: OAuthClient) -> Grant:
             webbrowser.open(url)
         if listener is not None:
             print(f"Waiting for Big Cartel to redirect to {redirect_uri} ...", flush=True)
-            callback = listener.wait(args.timeout)
+            received = listener.wait(args.timeout)
+            if received is None:
+                raise ConnectError(
+                    f"No answer from Big Cartel within {args.timeout:g} seconds; connect again."
+                )
+            callback = received
         else:
             print("Paste the URL the browser was redirected to, then press Enter:", flush=True)
             pasted = sys.stdin.readline()
@@ -405,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             mark_connected(args.webhook_db_url, grant.account_id)
             print(f"Marked account {grant.account_id} connected in the webhook store.")
         return 0
-    except ConnectError as error:
+    except (ConnectError, EnvFileError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

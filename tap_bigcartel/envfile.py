@@ -4,6 +4,9 @@ The file is read with python-dotenv's own parser, the one Meltano reads it with,
 assignment edited is the one in effect (the last one) and everything else (comments, other
 lines, their order, multi-line values) is written back exactly as it was. The edit happens under
 an exclusive lock and the file is replaced atomically, through a symlink to its real target.
+
+``update_env_file`` is the one edit made through it: adding or removing a shop in the Meltano
+variables that list the shops' tokens (``ENV_VARS``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import io
+import json
 import os
 import re
 import tempfile
@@ -19,10 +23,20 @@ from pathlib import Path
 
 from dotenv.parser import Binding, parse_stream
 
+from bigcartel_core.oauth import Grant
+
 _BOM = "\ufeff"
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _EXPORT = re.compile(r"export[^\S\r\n]+")
 _COMMENT_START = re.compile(r"[^\S\r\n]+#")
+
+#: The Meltano env vars of the tap and the target, each a JSON array of
+#: ``{account_id, access_token}``; a shop is added to or removed from both at once.
+ENV_VARS = ("TAP_BIGCARTEL_ACCOUNTS", "TARGET_FULFILLMENT_ACCOUNTS")
+
+
+class EnvFileError(Exception):
+    """The env file cannot be updated; the message says why in words for the user."""
 
 
 def quote(value: str) -> str:
@@ -158,3 +172,45 @@ def _write_atomically(path: Path, text: str) -> None:
         os.fsync(directory)  # the rename itself survives a crash
     finally:
         os.close(directory)
+
+
+def update_env_file(env_file: Path, *, add: Grant | None = None, remove: str | None = None) -> bool:
+    """Add or remove one shop in both variables, keeping every other line as it was.
+
+    Read, changed and written under the env file's lock, so connects running at the same time
+    all land; the write is atomic, with mode 0600 because the file holds tokens. Returns whether
+    the removed shop was present.
+    """
+    target = add.account_id if add else remove
+    found = False
+    try:
+        with edit(env_file) as env:
+            for name in ENV_VARS:
+                accounts = _parse_accounts(name, env.get(name), env_file)
+                kept = [entry for entry in accounts if entry["account_id"] != target]
+                found = found or len(kept) != len(accounts)
+                if add:
+                    kept.append({"account_id": add.account_id, "access_token": add.access_token})
+                if kept != accounts:
+                    env.set(name, json.dumps(kept, separators=(",", ":")))
+    except OSError as error:
+        raise EnvFileError(f"Cannot update {env_file}: {error.strerror or error}.") from None
+    return found
+
+
+def _parse_accounts(name: str, value: str | None, env_file: Path) -> list[dict[str, str]]:
+    """The entries as written, other keys kept: this edits the list, the tap validates it."""
+    if not value:
+        return []
+    try:
+        accounts = json.loads(value)
+    except ValueError:
+        accounts = None
+    if not isinstance(accounts, list) or not all(
+        isinstance(entry, dict) and "account_id" in entry for entry in accounts
+    ):
+        raise EnvFileError(
+            f"{name} in {env_file} is not a JSON array of {{account_id, access_token}}; "
+            "fix or remove it first."
+        )
+    return [{**entry, "account_id": str(entry["account_id"])} for entry in accounts]

@@ -22,9 +22,10 @@ import dotenv
 import pytest
 import requests
 
+from bigcartel_core.oauth import Grant
 from bigcartel_core.webhook_store import WebhookStore
 from bigcartel_sandbox import Sandbox, SandboxConfig
-from tap_bigcartel.connect import ENV_VARS, Grant, update_env_file
+from tap_bigcartel.envfile import ENV_VARS, update_env_file
 
 WAIT = 30.0
 CLIENT_ID = "connect-test-client"
@@ -442,7 +443,8 @@ def test_concurrent_connects_to_one_env_file_all_land(four_shops: Sandbox, tmp_p
 WRITER = """
 import sys
 from pathlib import Path
-from tap_bigcartel.connect import Grant, update_env_file
+from bigcartel_core.oauth import Grant
+from tap_bigcartel.envfile import update_env_file
 
 env_file, first, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 print("ready", flush=True)
