@@ -2,6 +2,21 @@
 
 They mirror the store methods a test calls in-process, need no credentials, and stay out of
 the rate limit and the request log, so driving the sandbox never skews what a client sees.
+
+- ``POST /_sandbox/ship`` ``{orderKey, trackingNumber?, carrierCode?, withLabel? (true),
+  items? [{lineItemKey or sku, quantity}]}``: one label (a shipment) for the order, or for the
+  units in ``items`` only (a split/partial shipment); answers the shipment record. The order
+  turns shipped once every unit is labelled. 404 unknown order, 409 cancelled order or more
+  units than remain unlabelled, 400 malformed body or items naming no line of the order.
+  ``withLabel: false`` marks the whole order shipped with no shipment (no ``items`` then).
+- ``POST /_sandbox/void`` ``{shipmentId}``: void that label as ``/shipments/voidlabel`` does;
+  answers the voided shipment. 404 unknown shipment, 409 already voided, 400 bad id.
+- ``GET /_sandbox/unshipped?orderKey=K``: ``{items: [{lineItemKey, sku, quantity}]}``, the
+  units of each line not yet in a label.
+- ``POST /_sandbox/cancel`` ``{orderKey}``: cancel an open order (409 if shipped).
+- ``GET /_sandbox/orders``: ``{orders: [...]}``, every order.
+- ``POST /_sandbox/timeout_next_create`` ``{n? (1)}``: the next ``n`` successful create calls
+  (a ``createorder``, or a whole ``createorders`` batch) store their orders and go unanswered.
 """
 
 from __future__ import annotations
@@ -11,7 +26,15 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from shipstation_sandbox.responses import error_response
-from shipstation_sandbox.store import OrderLockedError, OrderNotFoundError, ShipStationStore
+from shipstation_sandbox.store import (
+    LabelAlreadyVoidedError,
+    OrderLockedError,
+    OrderNotFoundError,
+    OverShipmentError,
+    ShipmentItemsError,
+    ShipmentNotFoundError,
+    ShipStationStore,
+)
 
 CONTROL_PREFIX = "/_sandbox/"
 
@@ -27,6 +50,7 @@ def create_control_blueprint(store: ShipStationStore) -> Blueprint:
         tracking_number = body.get("trackingNumber")
         carrier_code = body.get("carrierCode")
         with_label = body.get("withLabel", True)
+        items = body.get("items")
         if not isinstance(order_key, str) or not order_key:
             return error_response(400, "orderKey is required.")
         if not all(isinstance(value, str | None) for value in (tracking_number, carrier_code)):
@@ -39,12 +63,37 @@ def create_control_blueprint(store: ShipStationStore) -> Blueprint:
                 tracking_number=tracking_number,
                 carrier_code=carrier_code,
                 with_label=with_label,
+                items=items,
             )
         except OrderNotFoundError as error:
             return error_response(404, str(error))
-        except OrderLockedError as error:
+        except (OrderLockedError, OverShipmentError) as error:
             return error_response(409, str(error))
+        except ShipmentItemsError as error:
+            return error_response(400, str(error))
         return jsonify(shipment)
+
+    @control.post("/void")
+    def void() -> Response:
+        shipment_id = _body().get("shipmentId")
+        if not isinstance(shipment_id, int) or isinstance(shipment_id, bool):
+            return error_response(400, "shipmentId must be an integer.")
+        try:
+            return jsonify(store.void_label(shipment_id))
+        except ShipmentNotFoundError as error:
+            return error_response(404, str(error))
+        except LabelAlreadyVoidedError as error:
+            return error_response(409, str(error))
+
+    @control.get("/unshipped")
+    def unshipped() -> Response:
+        order_key = request.args.get("orderKey")
+        if not order_key:
+            return error_response(400, "orderKey is required.")
+        try:
+            return jsonify(items=store.unshipped_units(order_key))
+        except OrderNotFoundError as error:
+            return error_response(404, str(error))
 
     @control.post("/cancel")
     def cancel() -> Response:

@@ -10,6 +10,7 @@ import copy
 import itertools
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -42,6 +43,22 @@ class OrderLockedError(Exception):
         self.order_id = order_id
 
 
+class ShipmentNotFoundError(LookupError):
+    """No shipment has the given shipmentId."""
+
+
+class LabelAlreadyVoidedError(Exception):
+    """The shipment's label is voided already."""
+
+
+class ShipmentItemsError(ValueError):
+    """The items asked to ship are malformed or name no line of the order."""
+
+
+class OverShipmentError(Exception):
+    """More units were asked to ship than the order has left without a label."""
+
+
 class ShipStationStore:
     """Thread-safe in-memory ShipStation account: the state behind the HTTP routes."""
 
@@ -53,6 +70,9 @@ class ShipStationStore:
         self._next_order_id = itertools.count(FIRST_ORDER_ID)
         self._next_shipment_id = itertools.count(FIRST_SHIPMENT_ID)
         self._create_timeouts = 0
+        # The units each label took from its order's lines, by line identity: the count behind
+        # "shipped once every unit is in a label". A voided label's units count no more.
+        self._label_units: dict[int, Counter[tuple[str, Any]]] = {}
 
     def create_or_update(self, payload: Any) -> dict[str, Any]:
         """Apply a ``createorder`` body: create, or replace the open order with its orderKey.
@@ -191,23 +211,56 @@ class ShipStationStore:
         tracking_number: str | None = None,
         carrier_code: str | None = None,
         with_label: bool = True,
+        items: Sequence[Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Ship an order from the warehouse side, as a ShipStation user would.
+        """Ship an order, or part of it, from the warehouse side, as a ShipStation user would.
 
-        With a label, a shipment appears in ``GET /shipments``; an order already shipped may
-        get further labels (more packages). Without a label the order is only marked shipped,
-        like ``/orders/markasshipped``: the returned record has no ``shipmentId`` and is listed
-        nowhere. Raises ``OrderNotFoundError`` and ``OrderLockedError``.
+        With a label, a shipment appears in ``GET /shipments`` with its own shipmentId, tracking
+        number, carrier and ``shipmentItems``. ``items`` picks what goes in this parcel, each
+        ``{"lineItemKey": ..., "quantity": n}`` or ``{"sku": ..., "quantity": n}``; without it
+        the label carries every unit not yet in a label. The order turns shipped once every unit
+        is in a (not voided) label; until then it keeps its status. An order with no unit left
+        may still get further labels (more packages), which carry its items and take no units.
+
+        Without a label the order is only marked shipped, like ``/orders/markasshipped``: the
+        returned record has no ``shipmentId`` and is listed nowhere.
+
+        Raises ``OrderNotFoundError``, ``OrderLockedError``, ``ShipmentItemsError`` for items
+        that name nothing on the order, and ``OverShipmentError`` for more units than remain.
         """
         ship_date = timestamps.today().isoformat()
         with self._lock:
             order = self._order_by_key(order_key)
             if not with_label:
+                if items is not None:
+                    raise ShipmentItemsError(
+                        "Items can only be shipped with a label; marking an order shipped"
+                        " ships all of it."
+                    )
                 self._mark_shipped(order, ship_date)
-                return self._shipment_record(order, None, ship_date, tracking_number, carrier_code)
-            if order["orderStatus"] == "cancelled":
-                raise OrderLockedError(f"The order with orderKey '{order_key}' is cancelled.")
-            if order["orderStatus"] != "shipped":
+                return self._shipment_record(
+                    order, None, ship_date, tracking_number, carrier_code, order["items"]
+                )
+            if order["orderStatus"] != "shipped" and order["orderStatus"] not in OPEN_STATUSES:
+                raise OrderLockedError(
+                    f"The order with orderKey '{order_key}' is {order['orderStatus']}."
+                )
+            remaining = self._remaining_units(order)
+            taken = remaining if items is None else _take_units(order["items"], remaining, items)
+            if any(taken):
+                # Each parcel lists the order's lines it holds, with the quantity in it.
+                parcel = [
+                    {**line, "quantity": count}
+                    for line, count in zip(order["items"], taken, strict=True)
+                    if count > 0
+                ]
+            else:
+                # Not settled by the docs: the items of a further label for an order whose units
+                # are all labelled already (or that has none). It lists the order's items, as
+                # the sandbox always did, and takes no units, so it never skews the count.
+                parcel = order["items"]
+            units_left = [left - count for left, count in zip(remaining, taken, strict=True)]
+            if order["orderStatus"] != "shipped" and not any(units_left):
                 self._mark_shipped(order, ship_date)
             shipment_id = next(self._next_shipment_id)
             # Not settled by the docs: the form of a generated tracking number; this one has the
@@ -218,9 +271,57 @@ class ShipStationStore:
                 ship_date,
                 tracking_number or f"9400{shipment_id:018d}",
                 carrier_code or order["carrierCode"] or DEFAULT_CARRIER_CODE,
+                parcel,
             )
             self._shipments.append(shipment)
+            self._label_units[shipment_id] = _units_by_identity(order["items"], taken)
             return copy.deepcopy(shipment)
+
+    def void_label(self, shipment_id: int) -> dict[str, Any]:
+        """Void a label, as ``POST /shipments/voidlabel`` does; returns the voided shipment.
+
+        The shipment stays listed with ``voided: true`` and a ``voidDate``, and its units count
+        as unshipped again. Raises ``ShipmentNotFoundError`` and ``LabelAlreadyVoidedError``.
+        """
+        with self._lock:
+            shipment = self._shipment_by_id(shipment_id)
+            if shipment["voided"]:
+                raise LabelAlreadyVoidedError(
+                    f"The label of shipment {shipment_id} has already been voided."
+                )
+            order = self._orders[shipment["orderId"]]
+            was_labelled = self._fully_labelled(order)
+            moment = timestamps.format_timestamp(timestamps.now())
+            shipment["voided"] = True
+            # Not settled by the docs: voidDate on a shipment that is not voided. The field is
+            # only added once a label is voided (ShipStation's shipment model has it; the
+            # sandbox's listing keeps its former fields for labels that are not voided).
+            shipment["voidDate"] = moment
+            # Not settled by the docs: what voiding does to the order's status. Here an order
+            # that was shipped because all its units were labelled, and no longer is, goes back
+            # to awaiting_shipment (and loses its shipDate), so the units can be shipped again.
+            # An order marked shipped without labels stays shipped.
+            if (
+                order["orderStatus"] == "shipped"
+                and was_labelled
+                and not self._fully_labelled(order)
+            ):
+                order["orderStatus"] = "awaiting_shipment"
+                order["shipDate"] = None
+                order["modifyDate"] = moment
+            return copy.deepcopy(shipment)
+
+    def unshipped_units(self, order_key: str) -> list[dict[str, Any]]:
+        """The order's lines with the units not yet in a label: ``{lineItemKey, sku, quantity}``.
+
+        Raises ``OrderNotFoundError``.
+        """
+        with self._lock:
+            order = self._order_by_key(order_key)
+            return [
+                {"lineItemKey": line["lineItemKey"], "sku": line["sku"], "quantity": left}
+                for line, left in zip(order["items"], self._remaining_units(order), strict=True)
+            ]
 
     def mark_as_shipped(self, order_id: int, *, ship_date: str | None = None) -> dict[str, Any]:
         """Apply ``/orders/markasshipped``: the order turns shipped and no shipment is listed.
@@ -294,6 +395,36 @@ class ShipStationStore:
         order["shipDate"] = ship_date
         order["modifyDate"] = timestamps.format_timestamp(timestamps.now())
 
+    def _shipment_by_id(self, shipment_id: int) -> dict[str, Any]:
+        for shipment in self._shipments:
+            if shipment["shipmentId"] == shipment_id:
+                return shipment
+        raise ShipmentNotFoundError(f"No shipment has shipmentId {shipment_id}.")
+
+    def _live_labels(self, order: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            shipment
+            for shipment in self._shipments
+            if shipment["orderId"] == order["orderId"] and not shipment["voided"]
+        ]
+
+    def _remaining_units(self, order: dict[str, Any]) -> list[int]:
+        """Per line of the order, the units that no label (not voided) holds."""
+        labelled: Counter[tuple[str, Any]] = Counter()
+        for shipment in self._live_labels(order):
+            labelled.update(self._label_units.get(shipment["shipmentId"], {}))
+        remaining = []
+        for index, line in enumerate(order["items"]):
+            ordered = _ordered_units(line)
+            identity = _line_identity(line, index)
+            covered = min(ordered, labelled[identity])
+            labelled[identity] -= covered
+            remaining.append(ordered - covered)
+        return remaining
+
+    def _fully_labelled(self, order: dict[str, Any]) -> bool:
+        return bool(self._live_labels(order)) and not any(self._remaining_units(order))
+
     @staticmethod
     def _shipment_record(
         order: dict[str, Any],
@@ -301,6 +432,7 @@ class ShipStationStore:
         ship_date: str,
         tracking_number: str | None,
         carrier_code: str | None,
+        parcel: list[dict[str, Any]],
     ) -> dict[str, Any]:
         return {
             "shipmentId": shipment_id,
@@ -313,7 +445,7 @@ class ShipStationStore:
             "carrierCode": carrier_code,
             "serviceCode": order["serviceCode"] or DEFAULT_SERVICE_CODE,
             "voided": False,
-            "shipmentItems": copy.deepcopy(order["items"]),
+            "shipmentItems": copy.deepcopy(parcel),
         }
 
 
@@ -341,3 +473,68 @@ def _validation_message(error: ValidationError) -> str:
         f"{field}: {' '.join(messages)}" for field, messages in error.model_state.items()
     )
     return f"{error} {problems}"
+
+
+def _ordered_units(line: Mapping[str, Any]) -> int:
+    # Not settled by the docs: a line without a quantity. It has no units to ship.
+    return max(line.get("quantity") or 0, 0)
+
+
+def _line_identity(line: Mapping[str, Any], index: int) -> tuple[str, Any]:
+    """What ties labelled units to a line across order updates: lineItemKey, else sku."""
+    # The V1 Order model gives an item lineItemKey (optional) and sku; neither is required, so a
+    # line with neither is known only by its position.
+    if line.get("lineItemKey"):
+        return ("lineItemKey", line["lineItemKey"])
+    if line.get("sku"):
+        return ("sku", line["sku"])
+    return ("line", index)
+
+
+def _units_by_identity(lines: list[dict[str, Any]], taken: list[int]) -> Counter[tuple[str, Any]]:
+    units: Counter[tuple[str, Any]] = Counter()
+    for index, (line, count) in enumerate(zip(lines, taken, strict=True)):
+        if count:
+            units[_line_identity(line, index)] += count
+    return units
+
+
+def _take_units(lines: list[dict[str, Any]], remaining: list[int], requested: Any) -> list[int]:
+    """Per line, the units a parcel of ``requested`` items takes; raises for impossible asks."""
+    if not isinstance(requested, Sequence) or isinstance(requested, str) or not requested:
+        raise ShipmentItemsError(
+            "items must be a non-empty list of {lineItemKey or sku, quantity}."
+        )
+    left = list(remaining)
+    taken = [0] * len(lines)
+    for position, wanted in enumerate(requested):
+        if not isinstance(wanted, Mapping):
+            raise ShipmentItemsError(f"items[{position}] must be an object.")
+        quantity = wanted.get("quantity")
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+            raise ShipmentItemsError(f"items[{position}].quantity must be a positive integer.")
+        line_item_key, sku = wanted.get("lineItemKey"), wanted.get("sku")
+        # Not settled by the docs: how a partial shipment names its items (it is done in the
+        # UI). lineItemKey wins when both are given; a sku takes units from every line with that
+        # sku, first line first (two lines may share a sku with different options).
+        if isinstance(line_item_key, str) and line_item_key:
+            name = f"lineItemKey '{line_item_key}'"
+            matching = [i for i, line in enumerate(lines) if line["lineItemKey"] == line_item_key]
+        elif isinstance(sku, str) and sku:
+            name = f"sku '{sku}'"
+            matching = [i for i, line in enumerate(lines) if line["sku"] == sku]
+        else:
+            raise ShipmentItemsError(f"items[{position}] needs a lineItemKey or a sku.")
+        if not matching:
+            raise ShipmentItemsError(f"The order has no item with {name}.")
+        available = sum(left[i] for i in matching)
+        if quantity > available:
+            raise OverShipmentError(
+                f"Cannot ship {quantity} of {name}: only {available} left without a label."
+            )
+        for i in matching:
+            count = min(left[i], quantity)
+            left[i] -= count
+            taken[i] += count
+            quantity -= count
+    return taken

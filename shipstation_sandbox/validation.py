@@ -230,3 +230,14 @@ def normalize_mark_as_shipped(payload: Any) -> dict[str, Any]:
     if check.errors:
         raise ValidationError(check.errors)
     return normalized
+
+
+def normalize_void_label(payload: Any) -> int:
+    """Return the shipmentId of a ``/shipments/voidlabel`` body, or raise ``ValidationError``."""
+    if not isinstance(payload, Mapping):
+        raise ValidationError({"request": ["The request body must be a JSON object."]})
+    check = _Checker()
+    shipment_id = check.integer(check.required(payload, "shipmentId"), "shipmentId")
+    if check.errors or shipment_id is None:
+        raise ValidationError(check.errors)
+    return shipment_id
