@@ -2,6 +2,17 @@
 
 Every API request passes the same gate: added latency, HTTP Basic auth, then the rate limit.
 The ``/_sandbox/`` control routes (see ``control.py``) skip the gate and the request log.
+
+- ``POST /orders/createorder``: one Order; creates it, or replaces the open order with its
+  orderKey (400 for a shipped or cancelled one). Answers the stored order.
+- ``POST /orders/createorders``: a JSON array of 1 to 100 Orders (400 otherwise), each applied
+  as createorder applies it. Answers ``{hasErrors, results: [{orderId, orderNumber, orderKey,
+  success, errorMessage}]}`` in request order; a refused order only fails its own result.
+- ``GET /orders``, ``GET /orders/{orderId}``, ``POST /orders/markasshipped``.
+- ``GET /shipments``: label shipments (voided ones too, with ``voided: true`` and ``voidDate``);
+  ``shipmentItems`` is null unless ``includeShipmentItems=true``.
+- ``POST /shipments/voidlabel`` ``{shipmentId}``: ``{approved, message}``; the label's units
+  count as unshipped again.
 """
 
 from __future__ import annotations

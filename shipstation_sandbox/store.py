@@ -228,6 +228,12 @@ class ShipStationStore:
         Raises ``OrderNotFoundError``, ``OrderLockedError``, ``ShipmentItemsError`` for items
         that name nothing on the order, and ``OverShipmentError`` for more units than remain.
         """
+        # Not settled by the docs: how a split shows in the V1 API. The docs name read-only
+        # advancedOptions.mergedOrSplit and parentId and say a split order's orderKey is shared,
+        # but not which order keeps which items, the child's orderNumber and status, nor how an
+        # upsert by orderKey alone picks one of them. So every parcel stays a shipment of the one
+        # order (no child orders, advancedOptions unchanged), which is what GET /shipments shows
+        # for a split either way: one shipment per label, each with its own items.
         ship_date = timestamps.today().isoformat()
         with self._lock:
             order = self._order_by_key(order_key)
