@@ -14,8 +14,8 @@ follows :class:`RetryPolicy`:
   full jitter, both capped at ``max_wait``; at most ``max_retries`` retries, after which the last
   answer is returned (or the connection error raised) for the caller to report.
 
-The tap's streams keep singer-sdk's own request path and share only the timing
-(:func:`bigcartel_core.retry.wait_times`).
+The tap's streams keep singer-sdk's own request path and share the policy's timing
+(:meth:`RetryPolicy.wait_times`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from bigcartel_core.jsonapi import JSONAPI
-from bigcartel_core.retry import parse_retry_after, retry_delay
+from bigcartel_core.retry import parse_retry_after, retry_delay, wait_times
 from bigcartel_core.version import PROJECT_URL, package_version
 
 if t.TYPE_CHECKING:
@@ -70,6 +70,10 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """The wait before retry number ``attempt + 1``."""
         return retry_delay(attempt, self.backoff_factor, self.max_wait, retry_after, self.rng)
+
+    def wait_times(self) -> t.Generator[float, t.Any, None]:
+        """The same timing as a python-backoff wait generator, for singer-sdk's request loop."""
+        return wait_times(self.backoff_factor, self.max_wait, self.rng)
 
     def retry(self) -> BigCartelRetry:
         """The urllib3 ``Retry`` that applies this policy inside a session."""

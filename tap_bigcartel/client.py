@@ -23,7 +23,6 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from bigcartel_core import jsonapi
 from bigcartel_core.errors import BigCartelAPIError, ShopUnavailableError, redact
 from bigcartel_core.jsonapi import JSONAPI
-from bigcartel_core.retry import wait_times
 from tap_bigcartel.coercion import RecordValueError, decimal_coercer, parse_timestamp
 from tap_bigcartel.paging import AscendingSeekPager, DescendingPager, OffsetPager
 
@@ -374,16 +373,14 @@ class BigCartelStream(RESTStream[dict[str, t.Any]]):
         return self._describe(response)
 
     def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
-        return wait_times(
-            float(self.config["backoff_factor"]), float(self.config["max_retry_wait"])
-        )
+        return self.tap.retry_policy.wait_times()
 
     def backoff_jitter(self, value: float) -> float:
-        """:func:`bigcartel_core.retry.wait_times` already jitters; add nothing on top."""
+        """The policy's waits are already jittered; add nothing on top."""
         return value
 
     def backoff_max_tries(self) -> int:
-        return int(self.config["max_retries"]) + 1
+        return self.tap.retry_policy.max_retries + 1
 
     def backoff_handler(self, details: Details) -> None:
         error = details.get("exception")

@@ -15,6 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from bigcartel_core.auth import Shop, discover_account_id, shops_from_config
 from bigcartel_core.errors import ConfigError, ShopUnavailableError, redact
+from bigcartel_core.http import RetryPolicy
 from bigcartel_core.http import user_agent as http_user_agent
 from bigcartel_core.settings import (
     account_id_error,
@@ -167,6 +168,15 @@ class TapBigCartel(Tap):
         return WebhookFacts(url, float(self.config["webhook_settle_seconds"]))
 
     @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry settings, for the streams and the account lookup alike."""
+        return RetryPolicy(
+            max_retries=int(self.config["max_retries"]),
+            backoff_factor=float(self.config["backoff_factor"]),
+            max_wait=float(self.config["max_retry_wait"]),
+        )
+
+    @cached_property
     def shops(self) -> list[Shop]:
         """The configured shops, with account ids asked of the API where the config has none,
         less the shops that deauthorized the app."""
@@ -182,6 +192,7 @@ class TapBigCartel(Tap):
                         self.config["api_url"],
                         self.user_agent,
                         self.config["request_timeout"],
+                        policy=self.retry_policy,
                     )
                 except ShopUnavailableError as error:
                     raise ShopsFailedError(
