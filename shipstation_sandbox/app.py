@@ -69,8 +69,8 @@ def create_app(
     """Build the sandbox's WSGI app around ``store``.
 
     ``stopping`` cuts short the added latency and held connections when the server shuts down;
-    ``timeout_hang_seconds`` is how long a createorder picked by ``store.timeout_next_create``
-    holds its connection before dropping it unanswered.
+    ``timeout_hang_seconds`` is how long a create call (createorder or createorders) picked by
+    ``store.timeout_next_create`` holds its connection before dropping it unanswered.
     """
     app = Flask(__name__)
     # Keep ShipStation's field order in answers instead of sorting keys.

@@ -35,9 +35,9 @@ class ShipStationSandbox:
     ``rate_limit.DEFAULT_RATE_LIMIT`` (40) a minute; a shorter window speeds up benchmarks, and
     ``rate_limit_clock`` (seconds, monotonic) lets a test move time instead of waiting. The
     sandbox has one key and secret, so its one budget is the per-key+secret budget of the docs.
-    ``latency_seconds`` delays every API answer
-    without serializing concurrent requests. ``timeout_hang_seconds`` is how long a createorder
-    picked by ``store.timeout_next_create`` holds its connection before dropping it.
+    ``latency_seconds`` delays every API answer without serializing concurrent requests.
+    ``timeout_hang_seconds`` is how long a create call (a createorder, or a whole createorders
+    batch) picked by ``store.timeout_next_create`` holds its connection before dropping it.
     """
 
     def __init__(
