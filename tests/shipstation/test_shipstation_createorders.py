@@ -246,3 +246,19 @@ def test_batch_with_only_refused_orders_still_takes_the_timeout(
             requests.post(f"{sandbox.url}/orders/createorders", json=[{}], auth=AUTH, timeout=10)
         assert sandbox.store.orders() == []
         assert sandbox.store.pending_create_timeouts == 0
+
+
+def test_held_batch_outlasts_the_client_timeout(make_order: OrderFactory) -> None:
+    sandbox = ShipStationSandbox(*AUTH, timeout_hang_seconds=60).start()
+    try:
+        sandbox.store.timeout_next_create()
+        with pytest.raises(requests.Timeout):
+            requests.post(
+                f"{sandbox.url}/orders/createorders",
+                json=batch(make_order, 2),
+                auth=AUTH,
+                timeout=0.3,
+            )
+        assert [o["orderKey"] for o in sandbox.store.orders()] == ["key-0", "key-1"]
+    finally:
+        sandbox.stop()
