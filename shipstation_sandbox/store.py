@@ -306,7 +306,8 @@ class ShipStationStore:
             # Not settled by the docs: what voiding does to the order's status. Here an order
             # that was shipped because all its units were labelled, and no longer is, goes back
             # to awaiting_shipment (and loses its shipDate), so the units can be shipped again.
-            # An order marked shipped without labels stays shipped.
+            # An order that was shipped while some of its units had no label (marked shipped,
+            # or shipped without a label) stays shipped; so does a cancelled one.
             if (
                 order["orderStatus"] == "shipped"
                 and was_labelled
