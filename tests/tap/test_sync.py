@@ -200,6 +200,21 @@ def test_bearer_token_without_account_id_discovers_it(sandbox: Sandbox) -> None:
     assert [r["id"] for r in run.records["accounts"]] == [shop.account_id]
 
 
+@pytest.mark.parametrize(("max_retries", "found"), [(0, False), (3, True)])
+def test_the_account_lookup_retries_as_the_settings_say(
+    sandbox: Sandbox, max_retries: int, found: bool
+) -> None:
+    shop = sandbox.shops[0]
+    config = fast_config(sandbox, access_token=shop.access_token, max_retries=max_retries)
+    del config["accounts"]
+    sandbox.faults.fail_next(3, status=503)
+    run = run_tap(config, streams=["accounts"])
+    assert (run.error is None) is found
+    assert [r["id"] for r in run.records.get("accounts", [])] == (
+        [shop.account_id] if found else []
+    )
+
+
 def test_one_revoked_token_does_not_stop_the_other_shops(sandbox: Sandbox) -> None:
     revoked, healthy = sandbox.shops
     healthy_orders = {key for key in _ids(sandbox, "orders") if key[0] == healthy.account_id}
