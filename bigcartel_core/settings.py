@@ -7,10 +7,11 @@ import json
 import re
 import typing as t
 from collections.abc import Mapping
-from datetime import datetime
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+
+from bigcartel_core import timestamps
 
 ACCOUNT_ID = re.compile(r"[0-9]+")
 
@@ -60,7 +61,7 @@ def iso_datetime_error(setting: str, value: t.Any) -> str | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        timestamps.parse(value)
     except ValueError:
         return (
             f"{setting}: {json.dumps(value)} is not an ISO 8601 date or date-time "

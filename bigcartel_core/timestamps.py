@@ -41,6 +41,15 @@ def format(moment: dt.datetime) -> str:
     return as_utc(moment).isoformat(timespec="microseconds")
 
 
+def format_millis(moment: dt.datetime) -> str:
+    """The instant in UTC with milliseconds and ``Z``, as Big Cartel renders and filters them.
+
+    Rounds down, so a filter built from a bookmark never excludes the bookmark's own instant.
+    """
+    moment = as_utc(moment)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 def now() -> dt.datetime:
     """The current time, aware, in UTC."""
     return dt.datetime.now(UTC)

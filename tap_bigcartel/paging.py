@@ -10,17 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
+from bigcartel_core import timestamps
+
 Record = dict[str, t.Any]
 Params = dict[str, t.Any]
-
-
-def format_timestamp(value: dt.datetime) -> str:
-    """ISO-8601 UTC with milliseconds, the precision the API renders.
-
-    Rounds down, so a filter built from a bookmark never excludes the bookmark's own instant.
-    """
-    value = value.astimezone(dt.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 class StalledPagingError(RuntimeError):
@@ -75,7 +68,7 @@ class AscendingSeekPager:
             "page[offset]": self._offset(),
         }
         if self.cursor is not None:
-            params["filter[updated_at_from]"] = format_timestamp(self.cursor)
+            params["filter[updated_at_from]"] = timestamps.format_millis(self.cursor)
         return params
 
     def accept(self, page: list[Record], count: int | None) -> list[Record]:

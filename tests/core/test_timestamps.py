@@ -79,3 +79,9 @@ def test_now_is_aware_utc() -> None:
     moment = timestamps.now()
     assert moment.tzinfo is UTC
     assert before <= moment <= dt.datetime.now(UTC)
+
+
+def test_format_millis_rounds_down_to_milliseconds() -> None:
+    value = dt.datetime(2026, 5, 1, 12, 0, 0, 999_999, tzinfo=dt.timezone.utc)
+    assert timestamps.format_millis(value) == "2026-05-01T12:00:00.999Z"
+    assert timestamps.format_millis(value.replace(tzinfo=None)) == "2026-05-01T12:00:00.999Z"

@@ -12,7 +12,6 @@ from tap_bigcartel.paging import (
     DescendingPager,
     OffsetPager,
     StalledPagingError,
-    format_timestamp,
 )
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -53,11 +52,6 @@ def drain(pager, resource: FakeList, between=None, max_requests: int = 10_000):
             between(resource)
         assert requests < max_requests
     return emitted, requests
-
-
-def test_format_timestamp_rounds_down_to_milliseconds() -> None:
-    value = dt.datetime(2026, 5, 1, 12, 0, 0, 999_999, tzinfo=dt.timezone.utc)
-    assert format_timestamp(value) == "2026-05-01T12:00:00.999Z"
 
 
 def test_offset_pager_stops_on_count_without_an_extra_request() -> None:
