@@ -70,14 +70,13 @@ def shops_from_config(config: Mapping[str, t.Any]) -> list[Shop]:
             seen.add(account_id)
             shops.append(Shop(account_id, BearerAuth(entry["access_token"]), f"accounts[{index}]"))
         return shops
+    configured_id = str(config.get("account_id") or "").strip() or None
     if token:
-        account_id = str(config.get("account_id") or "").strip() or None
-        return [Shop(account_id, BearerAuth(token), "access_token")]
+        return [Shop(configured_id, BearerAuth(token), "access_token")]
     if not (config.get("subdomain") and config.get("password")):
         raise ConfigError("Personal-project auth needs both `subdomain` and `password`.")
     auth = HTTPBasicAuth(config["subdomain"], config["password"])
-    account_id = str(config.get("account_id") or "").strip() or None
-    return [Shop(account_id, auth, "subdomain/password")]
+    return [Shop(configured_id, auth, "subdomain/password")]
 
 
 def discover_account_id(

@@ -26,9 +26,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bigcartel_core import timestamps
 from bigcartel_core.sql.sqlite import configure_sqlite, read_only
 from bigcartel_core.sql.types import UTCDateTime
-from bigcartel_core.timestamps import now as utcnow
 
 DEFAULT_DB_URL = "sqlite:///webhooks/webhooks.db"
 STATUSES = ("received", "processed", "failed", "ignored")
@@ -180,7 +180,7 @@ class WebhookStore:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         key = delivery_key(body)
-        delivered_at = received_at or utcnow()
+        delivered_at = received_at or timestamps.now()
         stmt = (
             self._insert(webhook_events)
             .values(
@@ -245,7 +245,7 @@ class WebhookStore:
         """The shop authorized the app again (a new token): its deauthorization no longer holds,
         nor do retries of it that arrive later (see ``_deauthorization_counts``)."""
         with self._write_lock, self.engine.begin() as conn:
-            self._set_connection(conn, account_id, True, reason, utcnow())
+            self._set_connection(conn, account_id, True, reason, timestamps.now())
 
     def disconnected(self) -> dict[str, Disconnection]:
         """Shops whose latest word is a deauthorization, by account id."""
@@ -314,11 +314,11 @@ class WebhookStore:
 
     def mark_processed(self, event_id: int) -> bool:
         """Record that a consumer handled the event; False if there is no such event."""
-        return self._update(event_id, status="processed", processed_at=utcnow(), error=None)
+        return self._update(event_id, status="processed", processed_at=timestamps.now(), error=None)
 
     def mark_failed(self, event_id: int, error: str) -> bool:
         """Record that handling the event failed, and why; False if there is no such event."""
-        return self._update(event_id, status="failed", processed_at=utcnow(), error=error)
+        return self._update(event_id, status="failed", processed_at=timestamps.now(), error=error)
 
     def _update(self, event_id: int, **values: t.Any) -> bool:
         stmt = sa.update(webhook_events).where(webhook_events.c.id == event_id).values(**values)
