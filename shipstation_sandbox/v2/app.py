@@ -177,7 +177,7 @@ def create_app(
     def list_shipments() -> Response:
         query = _Query(request.args)
         status = query.choice("shipment_status", SHIPMENT_STATUSES)
-        filters = {
+        filters: dict[str, Any] = {
             "external_shipment_id": query.text("external_shipment_id"),
             "shipment_number": query.text("shipment_number"),
             "store_id": query.text("store_id"),
@@ -225,7 +225,7 @@ def create_app(
     def list_labels() -> Response:
         query = _Query(request.args)
         label_status = query.choice("label_status", LABEL_STATUSES)
-        filters = {
+        filters: dict[str, Any] = {
             "shipment_id": query.text("shipment_id"),
             "tracking_number": query.text("tracking_number"),
             "carrier_id": query.text("carrier_id"),

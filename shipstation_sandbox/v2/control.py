@@ -92,7 +92,7 @@ def create_control_blueprint(store: ShipStationV2Store) -> Blueprint:
             shipment_id = _shipment_id(store, body)
             original, part = store.split_shipment(
                 shipment_id,
-                items,
+                items or [],
                 new_external_shipment_id=body.get("new_external_shipment_id"),
                 packages=packages,
             )

@@ -169,7 +169,11 @@ class ShipStationV2Store:
             return copy.deepcopy(self._shipment(shipment_id))
 
     def get_by_external_id(self, external_shipment_id: str) -> dict[str, Any]:
-        """The shipment with this external_shipment_id; raises ``ShipmentNotFoundError``."""
+        """The shipment with this external_shipment_id; raises ``ShipmentNotFoundError``.
+
+        Not settled by the docs: whether a lookup truncates an id longer than 50 characters as
+        a create does; it does not, so only the stored (truncated) id is found.
+        """
         with self._lock:
             return copy.deepcopy(self._shipment_by_external(external_shipment_id))
 
@@ -674,7 +678,7 @@ def _refused_entry(fields: dict[str, Any], problems: Sequence[Problem]) -> dict[
 
 
 def _total_weight(packages: list[dict[str, Any]]) -> dict[str, Any] | None:
-    weights = [p.get("weight") for p in packages if isinstance(p, dict)]
+    weights: list[dict[str, Any]] = [p["weight"] for p in packages if isinstance(p, dict)]
     if not weights:
         return None
     units = {weight["unit"] for weight in weights}

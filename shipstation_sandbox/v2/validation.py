@@ -237,6 +237,8 @@ def check_shipment(
 
     external_id = fields.get("external_shipment_id")
     if external_id is not None:
+        # Not settled by the docs: an empty external_shipment_id. It is refused rather than
+        # read as "left out" (which would give the shipment its shipment_id as the key).
         if not isinstance(external_id, str) or external_id == "":
             checks.invalid(
                 "external_shipment_id", "external_shipment_id must be a non-empty string."
