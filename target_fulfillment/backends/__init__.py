@@ -12,12 +12,12 @@ from target_fulfillment.backends.base import (
     OrderLockedError,
 )
 from target_fulfillment.backends.file import FileBackend
-from target_fulfillment.backends.shipstation import (
-    DEFAULT_API_URL,
+from target_fulfillment.backends.shipstation import ShipStationBackend
+from target_fulfillment.backends.shipstation.client import (
     DEFAULT_RATE_LIMIT_MAX_WAIT,
     DEFAULT_TIMEOUT,
-    ShipStationBackend,
 )
+from target_fulfillment.backends.shipstation.v1 import DEFAULT_API_URL
 
 __all__ = [
     "AmbiguousSubmitError",
@@ -49,6 +49,8 @@ def make_backend(config: Mapping[str, Any]) -> Backend:
             _required(config, "shipstation_api_secret"),
             api_url=api_url,
             store_id=_store_id(config.get("shipstation_store_id")),
+            # The one setting for every API the target calls; unset, the program names itself.
+            user_agent=config.get("user_agent"),
             timeout=_seconds(config, "request_timeout", DEFAULT_TIMEOUT),
             rate_limit_max_wait=_seconds(
                 config, "shipstation_rate_limit_max_wait", DEFAULT_RATE_LIMIT_MAX_WAIT

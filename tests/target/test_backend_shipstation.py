@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from bigcartel_core.version import PROJECT_URL, package_version
 from shipstation_sandbox import ShipStationSandbox
 from target_fulfillment.backends import (
     AmbiguousSubmitError,
@@ -27,8 +28,8 @@ from target_fulfillment.backends import (
     OrderLockedError,
     ShipStationBackend,
     make_backend,
-    shipstation,
 )
+from target_fulfillment.backends.shipstation import mapping, v1
 from target_fulfillment.domain import (
     Address,
     FulfillmentOrder,
@@ -84,7 +85,8 @@ def moved(order: FulfillmentOrder) -> FulfillmentOrder:
 
 
 class Tap:
-    """WSGI middleware around the sandbox: counts calls, keeps POST bodies, injects failures.
+    """WSGI middleware around the sandbox: counts calls, keeps POST bodies and User-Agents,
+    injects failures.
 
     Wrapping ``app.wsgi_app`` is Flask's own way to add middleware; the sandbox is unchanged.
     """
@@ -93,6 +95,7 @@ class Tap:
         self.app = app
         self.calls: Counter[str] = Counter()
         self.bodies: list[bytes] = []
+        self.user_agents: list[str | None] = []
         self.failures: dict[str, list[int]] = {}
 
     def fail(self, path: str, *statuses: int) -> None:
@@ -102,6 +105,7 @@ class Tap:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ["PATH_INFO"]
         self.calls[path] += 1
+        self.user_agents.append(environ.get("HTTP_USER_AGENT"))
         if environ["REQUEST_METHOD"] == "POST":
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             environ["wsgi.input"] = io.BytesIO(body)
@@ -278,14 +282,14 @@ def test_submit_creates_the_order_with_shipstation_fields(
 
 def test_decimals_are_exact_json_numbers() -> None:
     value = {"a": Decimal("0.1"), "b": [Decimal("12345678901234567.89"), Decimal("1E+2")]}
-    text = shipstation._json_text({**value, "c": 'é"', "d": None, "e": 2, "f": True})
+    text = mapping.json_text({**value, "c": 'é"', "d": None, "e": 2, "f": True})
 
     assert text == (
         '{"a":0.1,"b":[12345678901234567.89,100],"c":"\\u00e9\\"","d":null,"e":2,"f":true}'
     )
     assert json.loads(text, parse_float=Decimal)["b"][0] == Decimal("12345678901234567.89")
     with pytest.raises(ValueError, match="not a finite amount"):
-        shipstation._json_text({"a": Decimal("NaN")})
+        mapping.json_text({"a": Decimal("NaN")})
 
 
 def test_resubmit_updates_the_same_order(
@@ -495,8 +499,8 @@ def test_each_thread_has_its_own_session(backend: ShipStationBackend) -> None:
 
     def take() -> None:
         barrier.wait()  # all four threads alive at once: none can be reused
-        first = backend._session()
-        assert backend._session() is first
+        first = backend._client.session()
+        assert backend._client.session() is first
         sessions.append(first)
 
     threads = [threading.Thread(target=take) for _ in range(4)]
@@ -507,7 +511,7 @@ def test_each_thread_has_its_own_session(backend: ShipStationBackend) -> None:
 
     assert len({id(session) for session in sessions}) == 4
     backend.close()
-    assert backend._sessions == []
+    assert backend._client._sessions == []
 
 
 # Looking up
@@ -558,7 +562,7 @@ def test_other_open_statuses_are_open(
 def test_lookup_reads_every_page(
     sandbox: ShipStationSandbox, backend: ShipStationBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(shipstation, "PAGE_SIZE", 2)
+    monkeypatch.setattr(v1, "PAGE_SIZE", 2)
     for number in range(5):
         create_raw(sandbox, orderNumber="ABCD-1001", orderKey=f"other-{number}")
     order_id = backend.submit(make_order())
@@ -714,6 +718,44 @@ def test_make_backend_builds_a_shipstation_backend() -> None:
     assert repr(backend) == (
         "ShipStationBackend(api_url='https://ssapi.shipstation.com', store_id=42)"
     )
+
+
+def shipstation_config(sandbox: ShipStationSandbox, **settings: Any) -> dict[str, Any]:
+    return {
+        "backend": "shipstation",
+        "shipstation_api_key": API_KEY,
+        "shipstation_api_secret": API_SECRET,
+        "shipstation_api_url": sandbox.url,
+        **settings,
+    }
+
+
+def test_the_configured_user_agent_reaches_shipstation(
+    sandbox: ShipStationSandbox, tap: Tap
+) -> None:
+    configured = "acme-fulfillment/2.1 (ops@acme.example)"
+    backend = make_backend(shipstation_config(sandbox, user_agent=configured))
+
+    backend.submit(make_order())  # a POST, and the GETs of shipments and lookup
+    backend.shipments(None)
+    backend.lookup(make_order().key)
+    backend.close()
+
+    assert tap.calls["/orders/createorder"] == 1 and tap.calls["/shipments"] == 1
+    assert set(tap.user_agents) == {configured}
+
+
+def test_the_default_user_agent_names_the_program_and_version(
+    sandbox: ShipStationSandbox, tap: Tap
+) -> None:
+    backend = make_backend(shipstation_config(sandbox))
+
+    backend.submit(make_order())
+    backend.close()
+
+    (sent,) = tap.user_agents
+    assert sent == f"target-fulfillment/{package_version()} (+{PROJECT_URL})"
+    assert package_version() and PROJECT_URL.startswith("https://")
 
 
 @pytest.mark.parametrize(
