@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from v2_helpers import ApiSession, ShipmentFactory, assert_error_body
+import requests
+from v2_helpers import API_KEY, ApiSession, ShipmentFactory, assert_error_body
 
 from shipstation_sandbox.v2 import ShipStationV2Sandbox
 
@@ -247,3 +249,20 @@ def test_ship_from_instead_of_a_warehouse(create: Create, make_shipment: Shipmen
     shipment = create(warehouse_id=None, ship_from=ship_from)
     assert shipment["ship_from"] == ship_from
     assert shipment["warehouse_id"] is None
+
+
+def test_concurrent_creates_of_one_external_id_make_one_shipment(
+    sandbox: ShipStationV2Sandbox, make_shipment: ShipmentFactory
+) -> None:
+    def post(_: int) -> int:
+        return requests.post(
+            f"{sandbox.url}/v2/shipments",
+            json={"shipments": [make_shipment()]},
+            headers={"api-key": API_KEY},
+            timeout=10,
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(pool.map(post, range(8)))
+    assert statuses == [200] + [400] * 7
+    assert len(sandbox.store.shipments()) == 1
