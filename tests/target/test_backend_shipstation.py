@@ -700,6 +700,21 @@ def test_cancel_a_shipped_or_unknown_order(
     assert stored["orderStatus"] == "shipped"
 
 
+def test_cancel_an_order_pending_fulfillment(
+    sandbox: ShipStationSandbox, backend: ShipStationBackend
+) -> None:
+    """The V1 docs list pending_fulfillment among the statuses an update may change."""
+    order = make_order()
+    create_raw(
+        sandbox, orderNumber="ABCD-1001", orderKey=order.key, orderStatus="pending_fulfillment"
+    )
+
+    assert backend.cancel(order.key) is True
+
+    (stored,) = sandbox.store.orders()
+    assert stored["orderStatus"] == "cancelled"
+
+
 # Building from config
 
 

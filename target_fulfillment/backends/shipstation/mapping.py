@@ -28,8 +28,10 @@ from target_fulfillment.domain import (
     decimal_text,
 )
 
-#: The statuses in which ShipStation still takes an update of an order.
-OPEN_STATUSES = frozenset({"awaiting_payment", "awaiting_shipment", "on_hold"})
+#: The statuses in which ShipStation still takes an update of an order (the V1 createorders docs).
+OPEN_STATUSES = frozenset(
+    {"awaiting_payment", "awaiting_shipment", "pending_fulfillment", "on_hold"}
+)
 KEY_PREFIX = "bigcartel-"
 # bigcartel-<account_id>-<order_id>: account ids are digits, order ids may contain "-".
 _KEY = re.compile(r"bigcartel-([^-]+)-(.+)")
