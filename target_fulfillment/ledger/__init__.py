@@ -7,13 +7,14 @@ its own short transaction, and the caller is told whether its change won, so sev
 processes or machines sharing one ledger can never both act on the same order.
 """
 
-from target_fulfillment.ledger.core import Ledger, OrderEntry, ProductInfo, RejectedRecord
+from target_fulfillment.ledger.core import Claim, Ledger, OrderEntry, ProductInfo, RejectedRecord
 from target_fulfillment.ledger.database import LedgerSchemaError, describe_error
 from target_fulfillment.ledger.schema import SCHEMA_VERSION, STATES, State
 
 __all__ = [
     "SCHEMA_VERSION",
     "STATES",
+    "Claim",
     "Ledger",
     "LedgerSchemaError",
     "OrderEntry",

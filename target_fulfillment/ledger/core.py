@@ -7,7 +7,7 @@ import hashlib
 import json
 import threading
 import typing as t
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -64,6 +64,16 @@ class OrderEntry:
     shipped_at: dt.datetime | None
     written_back_at: dt.datetime | None
     lease_owner: str | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One order of a batch about to be sent, as ``claim_many`` records the intent."""
+
+    account_id: str
+    order_id: str
+    order_key: str
+    payload_hash: str
 
 
 @dataclass(frozen=True)
@@ -275,46 +285,65 @@ class Ledger:
     def claim(
         self, account_id: str, order_id: str, order_key: str, payload_hash: str, backend: str
     ) -> bool:
-        """Record the intent to send, before the warehouse is called; True if this caller won.
+        """``claim_many`` of one order: True if this caller won."""
+        return bool(
+            self.claim_many([Claim(account_id, order_id, order_key, payload_hash)], backend)
+        )
 
-        A ``submitted`` order is claimed again only when its payload changed (an update of the
-        open warehouse order). Whoever loses must not call the warehouse.
+    def claim_many(self, claims: Sequence[Claim], backend: str) -> set[str]:
+        """Record the intent to send a batch, before the warehouse is called; the keys won.
+
+        One transaction for the whole batch (one commit, not one per order). A ``submitted``
+        order is claimed again only when its payload changed (an update of the open warehouse
+        order). Whoever loses a key must not send it. Rows are claimed in key order, so two
+        workers claiming overlapping batches wait for each other instead of deadlocking.
         """
+        owner = self.lease.owner  # taken before the transaction: it may need a connection
         now = timestamps.now()
+        won = set()
+        with self.engine.begin() as conn:
+            for claim in sorted(claims, key=lambda c: (c.account_id, c.order_id)):
+                if self._claim(conn, claim, backend, owner, now):
+                    won.add(claim.order_key)
+        return won
+
+    def _claim(
+        self, conn: sa.Connection, claim: Claim, backend: str, owner: str, now: dt.datetime
+    ) -> bool:
         values = {
             "state": "submitting",
-            "payload_hash": payload_hash,
+            "payload_hash": claim.payload_hash,
             "backend": backend,
-            "lease_owner": self.lease.owner,
+            "lease_owner": owner,
         }
         insert = self._insert(orders).values(
-            account_id=account_id,
-            order_id=order_id,
-            order_key=order_key,
+            account_id=claim.account_id,
+            order_id=claim.order_id,
+            order_key=claim.order_key,
             attempts=1,
             created_at=now,
             updated_at=now,
             **values,
         )
+        if wrote(conn, _unless_exists(insert)):
+            return True
         claimable = sa.or_(
             orders.c.state.in_(("held", "failed")),
             sa.and_(
-                orders.c.state == "submitted", orders.c.payload_hash.is_distinct_from(payload_hash)
+                orders.c.state == "submitted",
+                orders.c.payload_hash.is_distinct_from(claim.payload_hash),
             ),
         )
-        with self.engine.begin() as conn:
-            if wrote(conn, _unless_exists(insert)):
-                return True
-            return self._move(
-                conn,
-                account_id,
-                order_id,
-                claimable,
-                now,
-                attempts=orders.c.attempts + 1,
-                hold_reason=None,
-                **values,
-            )
+        return self._move(
+            conn,
+            claim.account_id,
+            claim.order_id,
+            claimable,
+            now,
+            attempts=orders.c.attempts + 1,
+            hold_reason=None,
+            **values,
+        )
 
     def confirm_submitted(
         self, account_id: str, order_id: str, backend_order_id: str, payload_hash: str

@@ -16,7 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from target_fulfillment.ledger import STATES, Ledger, LedgerSchemaError, OrderEntry, schema
+from target_fulfillment.ledger import (
+    STATES,
+    Claim,
+    Ledger,
+    LedgerSchemaError,
+    OrderEntry,
+    schema,
+)
 from target_fulfillment.order_cache import OrderCache
 
 T = t.TypeVar("T")
@@ -359,6 +366,68 @@ def test_exactly_one_concurrent_claim_wins(
     assert entry is not None
     assert entry.state == "submitting"
     assert entry.attempts == {None: 1, "held": 1, "failed": 2, "submitted": 2}[start]
+
+
+def claims(*order_ids: str, payload_hash: str = "h1") -> list[Claim]:
+    return [Claim(SHOP, order_id, key(order_id), payload_hash) for order_id in order_ids]
+
+
+def test_claim_many_claims_a_batch_and_says_which_keys_it_won(ledger: Ledger) -> None:
+    put_in(ledger, "held", "held")
+    put_in(ledger, "failed", "failed")
+    put_in(ledger, "sending", "submitting")
+    put_in(ledger, "same", "submitted")  # sent as h1: no change, not claimed again
+    put_in(ledger, "done", "shipped")
+
+    won = ledger.claim_many(
+        claims("new", "held", "failed", "sending", "same", "done"), "shipstation"
+    )
+
+    assert won == {key("new"), key("held"), key("failed")}
+    states = {entry.order_id: entry.state for entry in ledger.entries()}
+    assert states == {
+        "new": "submitting",
+        "held": "submitting",
+        "failed": "submitting",
+        "sending": "submitting",
+        "same": "submitted",
+        "done": "shipped",
+    }
+    lease_owners = {entry.lease_owner for entry in ledger.by_state("submitting")}
+    assert lease_owners == {ledger.lease.owner}
+    assert ledger.claim_many([], "shipstation") == set()
+
+
+def test_claim_many_is_one_transaction(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch of 100 is one commit (one fsync on SQLite), not one per order."""
+    assert ledger.lease.owner  # taken once, before the first batch
+    begun = []
+    begin = ledger.engine.begin
+    monkeypatch.setattr(ledger.engine, "begin", lambda: begun.append(1) or begin())
+
+    won = ledger.claim_many(claims(*(str(n) for n in range(100))), "shipstation")
+
+    assert len(won) == 100 and len(begun) == 1
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["ledger-per-worker", "shared-ledger"])
+def test_concurrent_batch_claims_win_each_key_once(
+    ledger: Ledger, open_ledger: Callable[[], Ledger], shared: bool
+) -> None:
+    """Overlapping batches in different orders: every key is won by exactly one worker, and
+    no two transactions deadlock (the rows are claimed in key order)."""
+    order_ids = [str(n) for n in range(40)]
+    workers = [ledger] * 4 if shared else [open_ledger() for _ in range(4)]
+
+    def attempt(worker: int) -> set[str]:
+        mine = order_ids[worker * 5 :] + order_ids[: worker * 5]  # overlapping, rotated
+        return workers[worker].claim_many(claims(*reversed(mine[:30])), "shipstation")
+
+    results = race(attempt, workers=4)
+
+    every = [won_key for won in results for won_key in won]
+    assert len(every) == len(set(every))
+    assert set(every) == {entry.order_key for entry in ledger.by_state("submitting")}
 
 
 def test_exactly_one_concurrent_ship_wins(
