@@ -5,6 +5,12 @@ live API answers JSON:API, where those fields live in ``relationships`` and ``in
 is the resource's ``id`` plus its attributes, with every to-one relationship as a nested object and
 every to-many relationship as an array of objects, resolved from ``included`` when the document
 carries the related resource and reduced to ``{"id": ...}`` when it does not.
+
+Some resources tell what they are only through a namespaced type: the live API renders an order's
+adjustments as ``order_adjustments/shipping``, ``order_adjustments/tax``,
+``order_adjustments/discount`` and its transactions as ``order_transactions/payments`` (captured
+responses; the reference's object tables do not show types). The part after the slash would be
+lost with the type, so every resource whose type has a slash carries it as ``kind``.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ Resource = Mapping[str, t.Any]
 # Keyed by what the document holds (strings, by JSON:API rules): a linkage whose type or id
 # is missing or not a string finds nothing instead of raising.
 IncludedIndex = dict[tuple[t.Any, t.Any], Resource]
+
+#: The field that keeps the subtype of a namespaced JSON:API type (``order_adjustments/tax``).
+KIND = "kind"
 
 #: How deep related resources are expanded. Orders need two levels (order → item → product);
 #: the limit also stops a relationship cycle in a malformed document.
@@ -40,6 +49,9 @@ def flatten(resource: Resource, included: IncludedIndex, depth: int = 0) -> dict
     rather than the slower abstract ``Mapping``.
     """
     record: dict[str, t.Any] = {"id": str(resource["id"])}
+    kind = type_kind(resource.get("type"))
+    if kind is not None:
+        record[KIND] = kind
     record.update(resource.get("attributes") or {})
     for name, relationship in (resource.get("relationships") or {}).items():
         if type(relationship) is not dict or "data" not in relationship:
@@ -54,10 +66,27 @@ def flatten(resource: Resource, included: IncludedIndex, depth: int = 0) -> dict
     return record
 
 
+def type_kind(type_: t.Any) -> str | None:
+    """The part of a JSON:API type after its first slash (``order_adjustments/tax`` → ``tax``);
+    None for a type without one (``orders``), or with nothing after it.
+
+    An attribute of the resource named ``kind`` wins over this: the API's own words come first.
+    """
+    if type(type_) is not str:
+        return None
+    _, slash, kind = type_.partition("/")
+    return kind if slash and kind else None
+
+
 def _resolve(linkage: Resource, included: IncludedIndex, depth: int) -> dict[str, t.Any]:
     related = included.get((linkage.get("type"), linkage.get("id")))
     if related is None or depth >= MAX_DEPTH:
-        return {"id": str(linkage["id"])}
+        # The linkage names the type too, so an unresolved adjustment keeps its kind.
+        reference: dict[str, t.Any] = {"id": str(linkage["id"])}
+        kind = type_kind(linkage.get("type"))
+        if kind is not None:
+            reference[KIND] = kind
+        return reference
     return flatten(related, included, depth + 1)
 
 
@@ -72,9 +101,18 @@ def records(document: Mapping[str, t.Any]) -> Iterator[dict[str, t.Any]]:
 
 
 def total_count(document: Mapping[str, t.Any]) -> int | None:
-    """``meta.count``: how many resources match the request, across all pages."""
-    count = (document.get("meta") or {}).get("count")
-    return count if isinstance(count, int) else None
+    """``meta.count``: how many resources match the request, across all pages.
+
+    The live API sends it as a string (``"5"``, in captured responses); a JSON number is taken
+    too. Anything else (a boolean, a fraction, words, a negative count) is no count at all: None,
+    and the pagers fall back on the short page.
+    """
+    meta = document.get("meta")
+    count = meta.get("count") if isinstance(meta, Mapping) else None
+    if type(count) is str:
+        text = count.strip()
+        count = int(text) if text.isascii() and text.isdigit() else None
+    return count if type(count) is int and count >= 0 else None
 
 
 def error_detail(document: t.Any) -> str | None:
