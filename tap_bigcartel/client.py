@@ -141,6 +141,9 @@ class BigCartelStream(RESTStream[dict[str, t.Any]]):
     deletes_topic: t.ClassVar[str | None] = None
     #: "offset", "seek" or "newest_first"; see :mod:`tap_bigcartel.paging`.
     paging: t.ClassVar[str] = "offset"
+    #: To-many fields whose items always carry ``kind``: the subtype of their JSON:API type,
+    #: set by the flattening for a namespaced type, null here when the API sent a plain one.
+    kinded_fields: t.ClassVar[tuple[str, ...]] = ()
     primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
     #: A STATE message every 500 records (the SDK's default is 10,000), so a run killed halfway
     #: through a large shop resumes close to where it stopped.
@@ -322,6 +325,10 @@ class BigCartelStream(RESTStream[dict[str, t.Any]]):
                     record.get(self.replication_key), self.replication_key
                 )
             self._coerce_numbers(record)
+            for name in self.kinded_fields:
+                for item in record.get(name) or ():
+                    if isinstance(item, dict):
+                        item.setdefault(jsonapi.KIND, None)
         except RecordValueError as error:
             where = f"account {context['account_id']}, " if context else ""
             msg = f"{self.name} record {record.get('id')!r} ({where}path {self.path}): {error}"

@@ -1,7 +1,11 @@
-"""Exact money and comparable timestamps, derived once from each stream's schema.
+"""Exact money, integers in either form, and comparable timestamps, derived once from each
+stream's schema.
 
 The API renders money as decimal strings (``"12.50"``); the schema declares those fields as
 ``number`` so warehouses get numeric columns, and they travel as ``Decimal`` so nothing rounds.
+An ``integer`` field that arrives as a string of digits (a category's ``position``: an integer in
+live responses, a string in the reference) becomes that integer, so every record fits its schema
+whichever form the API used.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ from collections.abc import Callable, Mapping
 from bigcartel_core import timestamps
 
 Record = dict[str, t.Any]
-#: field → None for a number field, or the plan of a nested object / array of objects.
-Plan = dict[str, "Plan | None"]
+#: field → NUMBER or INTEGER for a field of that type, or the plan of a nested object / array of
+#: objects.
+Plan = dict[str, "Plan | str"]
+NUMBER = "number"
+INTEGER = "integer"
 
 
 class RecordValueError(ValueError):
@@ -28,12 +35,15 @@ def _types(schema: Mapping[str, t.Any]) -> set[str]:
 
 
 def number_plan(schema: Mapping[str, t.Any]) -> Plan:
-    """Where the ``number`` fields sit in a schema, nested objects and arrays included."""
+    """Where the ``number`` and ``integer`` fields sit in a schema, nested objects and arrays
+    included."""
     plan: Plan = {}
     for name, prop in (schema.get("properties") or {}).items():
         types = _types(prop)
         if "number" in types:
-            plan[name] = None
+            plan[name] = NUMBER
+        elif "integer" in types:
+            plan[name] = INTEGER
         elif "object" in types:
             if sub := number_plan(prop):
                 plan[name] = sub
@@ -72,8 +82,21 @@ def to_decimal(value: t.Any, field: str) -> decimal.Decimal | None:
     return number
 
 
+def to_integer(value: t.Any, field: str) -> t.Any:
+    """A string of decimal digits (optionally signed) as its ``int``; any other value as it is,
+    for the schema to judge. Any other string names the field."""
+    if type(value) is not str:
+        return value
+    text = value.strip()
+    digits = text[1:] if text[:1] in ("-", "+") else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise RecordValueError(f"field '{field}' holds {value!r}, not an integer")
+    return int(text)
+
+
 def decimal_coercer(schema: Mapping[str, t.Any]) -> Callable[[Record], None]:
-    """A function that turns a record's money fields into ``Decimal`` in place."""
+    """A function that turns, in place, a record's money fields into ``Decimal`` and its integer
+    fields given as strings into ``int``."""
     plan = number_plan(schema)
 
     def apply(obj: Record, sub_plan: Plan, prefix: str) -> None:
@@ -81,8 +104,11 @@ def decimal_coercer(schema: Mapping[str, t.Any]) -> Callable[[Record], None]:
             if name not in obj:
                 continue
             value = obj[name]
-            if sub is None:
-                obj[name] = to_decimal(value, prefix + name)
+            if isinstance(sub, str):
+                if sub == NUMBER:
+                    obj[name] = to_decimal(value, prefix + name)
+                elif type(value) is str:  # INTEGER, given as a string
+                    obj[name] = to_integer(value, prefix + name)
             elif isinstance(value, list):
                 for item in value:
                     if isinstance(item, dict):

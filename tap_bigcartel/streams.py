@@ -62,6 +62,7 @@ class OrdersStream(BigCartelStream):
     schema = schemas.ORDERS
     replication_key = "updated_at"
     paging = "seek"
+    kinded_fields = ("adjustments", "transactions")
 
 
 class ProductsStream(BigCartelStream):

@@ -8,7 +8,7 @@ import decimal
 import pytest
 
 from tap_bigcartel.coercion import RecordValueError, decimal_coercer, parse_timestamp
-from tap_bigcartel.schemas import ORDERS
+from tap_bigcartel.schemas import CATEGORIES, ORDERS, PRODUCTS
 
 
 def test_money_becomes_exact_decimal_in_nested_arrays() -> None:
@@ -45,3 +45,24 @@ def test_timestamps_normalise_to_utc(raw: str, expected: dt.datetime) -> None:
 def test_bad_timestamps_name_the_field(raw: object) -> None:
     with pytest.raises(RecordValueError, match="updated_at"):
         parse_timestamp(raw, "updated_at")
+
+
+def test_integer_fields_take_the_documented_string_form_too() -> None:
+    """A category's position: an integer in live responses, a string in the reference."""
+    record = {"id": "P", "position": 4, "categories": [{"id": "1", "position": "12"}, {"id": "2"}]}
+    decimal_coercer(PRODUCTS)(record)
+    assert record["position"] == 4
+    assert record["categories"] == [{"id": "1", "position": 12}, {"id": "2"}]
+    for form in ("3", " 3", "+3"):
+        category = {"id": "1", "position": form}
+        decimal_coercer(CATEGORIES)(category)
+        assert category["position"] == 3 and type(category["position"]) is int
+    negative = {"id": "1", "position": "-2"}
+    decimal_coercer(CATEGORIES)(negative)
+    assert negative["position"] == -2
+
+
+@pytest.mark.parametrize("raw", ["", "first", "1.5", "٣"])
+def test_an_integer_field_holding_words_names_the_field(raw: str) -> None:
+    with pytest.raises(RecordValueError, match=r"categories\[\]\.position"):
+        decimal_coercer(PRODUCTS)({"id": "P", "categories": [{"id": "1", "position": raw}]})
