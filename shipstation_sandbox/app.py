@@ -17,13 +17,10 @@ The ``/_sandbox/`` control routes (see ``control.py``) skip the gate and the req
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import math
-import socket
 import threading
 from datetime import datetime
-from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
@@ -32,6 +29,7 @@ from werkzeug.exceptions import HTTPException
 
 from shipstation_sandbox import timestamps
 from shipstation_sandbox.control import CONTROL_PREFIX, create_control_blueprint
+from shipstation_sandbox.faults import unanswered
 from shipstation_sandbox.rate_limit import FixedWindowRateLimiter
 from shipstation_sandbox.request_log import RequestLog
 from shipstation_sandbox.responses import error_response
@@ -135,7 +133,7 @@ def create_app(
             # refuses it with a 400-class answer and a message; 400 is the likeliest.
             return error_response(400, str(error))
         if store.take_create_timeout():
-            return _unanswered(timeout_hang_seconds, stop_event)
+            return unanswered(timeout_hang_seconds, stop_event)
         return jsonify(order)
 
     @app.post("/orders/createorders")
@@ -158,7 +156,7 @@ def create_app(
         # and one pending timeout. The timeout fires for any batch answered 200, even one whose
         # orders were all refused; a batch refused whole (400) leaves it pending.
         if store.take_create_timeout():
-            return _unanswered(timeout_hang_seconds, stop_event)
+            return unanswered(timeout_hang_seconds, stop_event)
         return jsonify(hasErrors=not all(result["success"] for result in results), results=results)
 
     # ShipStation v1 has no /orders/cancel: a client cancels by sending createorder with
@@ -255,22 +253,6 @@ def _json_body() -> Any:
     if body is None:
         raise ValidationError({"request": ["The request body must be JSON."]})
     return body
-
-
-def _unanswered(hang_seconds: float, stopping: threading.Event) -> Response:
-    """Hold the connection, then close it without a status line (needs werkzeug's server).
-
-    The order is already stored, so the client cannot tell from its side whether the call
-    worked: the ambiguous failure an exactly-once client has to reconcile.
-    """
-    stopping.wait(hang_seconds)
-    connection: socket.socket = request.environ["werkzeug.socket"]
-    # The client may have given up and closed its end already.
-    with contextlib.suppress(OSError):
-        connection.shutdown(socket.SHUT_RDWR)
-    g.dropped = True
-    # Never delivered: werkzeug's write hits the closed socket and it treats that as a drop.
-    return Response(status=HTTPStatus.GATEWAY_TIMEOUT)
 
 
 def _paged(key: str, items: list[dict[str, Any]], page: int, page_size: int) -> Response:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from shipstation_sandbox import timestamps
+from shipstation_sandbox.faults import LostAnswers
 from shipstation_sandbox.validation import OPEN_STATUSES, ValidationError, normalize_order
 
 # Not settled by the docs: how ShipStation numbers orders and shipments. Both are positive
@@ -69,7 +70,7 @@ class ShipStationStore:
         self._shipments: list[dict[str, Any]] = []
         self._next_order_id = itertools.count(FIRST_ORDER_ID)
         self._next_shipment_id = itertools.count(FIRST_SHIPMENT_ID)
-        self._create_timeouts = 0
+        self._lost_answers = LostAnswers()
         # The units each label took from its order's lines, by line identity: the count behind
         # "shipped once every unit is in a label". A voided label's units count no more.
         self._label_units: dict[int, Counter[tuple[str, Any]]] = {}
@@ -360,24 +361,16 @@ class ShipStationStore:
         A create call is a ``createorder`` or a whole ``createorders`` batch (every order in it
         is applied, then the one answer is dropped).
         """
-        if n < 0:
-            raise ValueError("n must not be negative")
-        with self._lock:
-            self._create_timeouts += n
+        self._lost_answers.arm(n)
 
     @property
     def pending_create_timeouts(self) -> int:
         """How many of the timeouts asked for have not fired yet."""
-        with self._lock:
-            return self._create_timeouts
+        return self._lost_answers.pending
 
     def take_create_timeout(self) -> bool:
         """Consume one pending timeout; true when the current create call must go unanswered."""
-        with self._lock:
-            if self._create_timeouts == 0:
-                return False
-            self._create_timeouts -= 1
-            return True
+        return self._lost_answers.take()
 
     def _order_by_id(self, order_id: int) -> dict[str, Any]:
         try:

@@ -7,13 +7,10 @@ limit. The ``/_sandbox/`` control routes (see ``control.py``) skip the gate and 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hmac
 import math
-import socket
 import threading
 from datetime import datetime
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,6 +18,7 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
+from shipstation_sandbox.faults import unanswered
 from shipstation_sandbox.rate_limit import FixedWindowRateLimiter
 from shipstation_sandbox.request_log import RequestLog
 from shipstation_sandbox.v2 import dates
@@ -154,7 +152,7 @@ def create_app(
             )
         batch = store.create_shipments(shipments)
         if batch.created and store.take_create_timeout():
-            return _unanswered(timeout_hang_seconds, stop_event)
+            return unanswered(timeout_hang_seconds, stop_event)
         answer = {"has_errors": batch.has_errors, "shipments": batch.entries}
         if batch.created:
             # The docs: a 2xx can be a partial success; the per-shipment errors tell which.
@@ -311,21 +309,6 @@ def _label_answer(label: dict[str, Any], download_type: str) -> dict[str, Any]:
         "zpl": f"{base}.zpl",
     }
     return {**label, "label_download": download}
-
-
-def _unanswered(hang_seconds: float, stopping: threading.Event) -> Response:
-    """Hold the connection, then close it without a status line (needs werkzeug's server).
-
-    The shipments are already stored, so the client cannot tell whether the call worked: the
-    ambiguous failure an exactly-once client has to reconcile (by external_shipment_id).
-    """
-    stopping.wait(hang_seconds)
-    connection: socket.socket = request.environ["werkzeug.socket"]
-    with contextlib.suppress(OSError):
-        connection.shutdown(socket.SHUT_RDWR)
-    g.dropped = True
-    # Never delivered: werkzeug's write hits the closed socket and it treats that as a drop.
-    return Response(status=HTTPStatus.GATEWAY_TIMEOUT)
 
 
 def _paged(key: str, items: list[dict[str, Any]], page: int, page_size: int) -> Response:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shipstation_sandbox.faults import LostAnswers
 from shipstation_sandbox.v2 import dates
 from shipstation_sandbox.v2.validation import (
     MAX_EXTERNAL_SHIPMENT_ID,
@@ -101,7 +102,7 @@ class ShipStationV2Store:
         self._labels: dict[str, dict[str, Any]] = {}
         self._next_shipment = itertools.count(FIRST_SHIPMENT_NUMBER)
         self._next_label = itertools.count(FIRST_LABEL_NUMBER)
-        self._create_timeouts = 0
+        self._lost_answers = LostAnswers()
 
     # -- shipments -----------------------------------------------------------------------------
 
@@ -550,24 +551,16 @@ class ShipStationV2Store:
 
     def timeout_next_create(self, n: int = 1) -> None:
         """Make the next ``n`` creating ``POST /v2/shipments`` calls store but never answer."""
-        if n < 0:
-            raise ValueError("n must not be negative")
-        with self._lock:
-            self._create_timeouts += n
+        self._lost_answers.arm(n)
 
     @property
     def pending_create_timeouts(self) -> int:
         """How many of the timeouts asked for have not fired yet."""
-        with self._lock:
-            return self._create_timeouts
+        return self._lost_answers.pending
 
     def take_create_timeout(self) -> bool:
         """Consume one pending timeout; true when the current create must go unanswered."""
-        with self._lock:
-            if self._create_timeouts == 0:
-                return False
-            self._create_timeouts -= 1
-            return True
+        return self._lost_answers.take()
 
     # -- helpers -------------------------------------------------------------------------------
 
