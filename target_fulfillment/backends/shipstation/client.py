@@ -7,8 +7,10 @@ The rate budget is shared by all threads: when an answer says it is spent, every
 for the reset, and a 429 is retried after that wait.
 
 What differs between ShipStation's APIs is passed in: the :class:`Credentials` (v1: Basic auth
-with key and secret) and the :data:`RateSignal` that reads an answer's rate headers (v1:
-:func:`x_rate_limit_signal`).
+with key and secret, :func:`basic_credentials`; V2: an ``api-key`` header,
+:func:`api_key_credentials`), the :data:`RateSignal` that reads an answer's rate headers (v1:
+:func:`x_rate_limit_signal`; V2: :func:`retry_after_signal`) and the :data:`ErrorReader` that
+finds the API's words in an error body (v1: :func:`asp_net_message`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ BACKOFF_MAX = 30.0
 #: Seconds every thread should pause after this answer (``math.inf``: as long as allowed), or
 #: None while the budget lasts. Each API says so in its own headers.
 RateSignal = Callable[[requests.Response], float | None]
+#: The API's own words in a JSON error body ("" when it has none).
+ErrorReader = Callable[[Mapping[str, Any]], str]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +67,26 @@ def basic_credentials(api_key: str, api_secret: str) -> Credentials:
     )
 
 
+class ApiKeyAuth(AuthBase):
+    """A key in a request header, as V2's ``api-key``; its repr never shows the key."""
+
+    def __init__(self, header: str, key: str) -> None:
+        self._header = header
+        self._key = key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers[self._header] = self._key
+        return request
+
+    def __repr__(self) -> str:
+        return f"ApiKeyAuth(header={self._header!r})"
+
+
+def api_key_credentials(api_key: str, setting: str) -> Credentials:
+    """API V2's credentials: one key in the ``api-key`` header, named by ``setting``."""
+    return Credentials(ApiKeyAuth("api-key", api_key), (api_key,), (setting,))
+
+
 def x_rate_limit_signal(response: requests.Response) -> float | None:
     """API v1: spent at ``X-Rate-Limit-Remaining: 0`` or a 429, until ``X-Rate-Limit-Reset``."""
     remaining = _number(response.headers.get("X-Rate-Limit-Remaining"))
@@ -72,19 +96,38 @@ def x_rate_limit_signal(response: requests.Response) -> float | None:
     return math.inf if reset is None else reset
 
 
+def retry_after_signal(response: requests.Response) -> float | None:
+    """API V2: spent only at a 429, for ``Retry-After`` seconds (no X-Rate-Limit-* headers).
+
+    A missing or unreadable Retry-After (an HTTP date, which the docs do not mention) waits as
+    long as allowed.
+    """
+    if response.status_code != 429:
+        return None
+    seconds = _number(response.headers.get("Retry-After"))
+    return math.inf if seconds is None else seconds
+
+
 class _RateBudget:
     """The account's request budget as the last answer reported it, shared by every thread."""
 
-    def __init__(self, signal: RateSignal, max_wait: float, sleep: Callable[[float], None]) -> None:
+    def __init__(
+        self,
+        signal: RateSignal,
+        max_wait: float,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+    ) -> None:
         self._signal = signal
         self._max_wait = max_wait
         self._sleep = sleep
+        self._clock = clock
         self._lock = threading.Lock()
-        self._resume_at = 0.0  # time.monotonic() before which no request is sent
+        self._resume_at = 0.0  # clock() before which no request is sent
 
     def wait(self) -> None:
         with self._lock:
-            delay = self._resume_at - time.monotonic()
+            delay = self._resume_at - self._clock()
         if delay > 0:
             self._sleep(delay)
 
@@ -95,7 +138,7 @@ class _RateBudget:
             return
         pause = min(max(requested, 0.0), self._max_wait)
         with self._lock:
-            self._resume_at = max(self._resume_at, time.monotonic() + pause)
+            self._resume_at = max(self._resume_at, self._clock() + pause)
         logger.info("ShipStation's rate budget is spent; pausing requests for %.1f s", pause)
 
 
@@ -115,8 +158,12 @@ class ShipStationClient:
         backoff_factor: float = 1.0,
         rate_limit_max_wait: float = DEFAULT_RATE_LIMIT_MAX_WAIT,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        error_reader: ErrorReader | None = None,
     ) -> None:
+        """``sleep`` and ``clock`` (monotonic seconds) pace the rate budget; tests pass both."""
         self.api_url = api_url.rstrip("/")
+        self._error_reader = error_reader or asp_net_message
         self._credentials = credentials
         self._user_agent = user_agent
         self._posts_retried_on_503 = tuple(posts_retried_on_503)
@@ -126,7 +173,7 @@ class ShipStationClient:
         # A POST that was sent is never retried after a lost answer (read=False), nor after a
         # 5xx that may follow a stored order; 503 says the service did not take it.
         self._post_retry = _retry(max_retries, backoff_factor, "POST", {503}, read=False)
-        self._budget = _RateBudget(rate_signal, rate_limit_max_wait, sleep)
+        self._budget = _RateBudget(rate_signal, rate_limit_max_wait, sleep, clock)
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
@@ -228,7 +275,7 @@ class ShipStationClient:
             names = " and ".join(f"`{name}`" for name in self._credentials.settings)
             noun = "settings" if len(self._credentials.settings) > 1 else "setting"
             return f"ShipStation refused the API credentials (401): check the {noun} {names}"
-        detail = _detail(response)
+        detail = _detail(response, self._error_reader)
         return self.redact(f"ShipStation {action} answered {response.status_code}: {detail}")
 
     def redact(self, text: str) -> str:
@@ -283,14 +330,19 @@ def _number(text: str | None) -> float | None:
         return None
 
 
-def _detail(response: requests.Response) -> str:
-    """The API's own words: ``Message`` and the per-field ``ModelState`` of an ASP.NET answer."""
+def _detail(response: requests.Response, reader: ErrorReader) -> str:
+    """The API's own words, as ``reader`` finds them in a JSON body; else the body's start."""
     try:
         document = response.json()
     except ValueError:
         document = None
     if not isinstance(document, dict):
         return response.text[:300].strip() or response.reason
+    return reader(document) or response.text[:300].strip()
+
+
+def asp_net_message(document: Mapping[str, Any]) -> str:
+    """API v1's words: ``Message`` and the per-field ``ModelState`` of an ASP.NET answer."""
     message = str(document.get("Message") or "")
     model_state = document.get("ModelState")
     if isinstance(model_state, dict):
@@ -299,4 +351,4 @@ def _detail(response: requests.Response) -> str:
             for field, problems in model_state.items()
         )
         message = f"{message} ({fields})" if message else fields
-    return message or response.text[:300].strip()
+    return message
