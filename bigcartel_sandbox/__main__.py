@@ -7,7 +7,7 @@ import signal
 import threading
 from collections.abc import Sequence
 
-from bigcartel_sandbox.config import SandboxConfig
+from bigcartel_sandbox.config import SHAPES, SandboxConfig
 from bigcartel_sandbox.server import Sandbox
 
 
@@ -22,6 +22,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--products", type=int, default=50, help="products per shop")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--webhook-url", help="POST signed webhooks here on every change")
+    parser.add_argument(
+        "--shapes",
+        choices=SHAPES,
+        default="live",
+        help="answer as the live API does (default) or as the API reference describes",
+    )
     args = parser.parse_args(argv)
 
     config = SandboxConfig(
@@ -30,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         products_per_shop=args.products,
         seed=args.seed,
         webhook_url=args.webhook_url,
+        shapes=args.shapes,
         host=args.host,
         port=args.port,
     )

@@ -37,7 +37,15 @@ def check_request() -> None:
 @bp.get("/accounts")
 def list_accounts() -> Response:
     document = services().store.account_document(g.account_id, _base_url())
-    return jsonapi_response(list_document([document["data"]], document["included"], 1, request.url))
+    return jsonapi_response(
+        list_document(
+            [document["data"]],
+            document["included"],
+            1,
+            request.url,
+            shapes=services().store.shapes,
+        )
+    )
 
 
 @bp.get("/accounts/<account_id>")
@@ -53,7 +61,14 @@ def list_records(account_id: str, kind: str) -> Response:
     following = query.offset + query.limit
     next_url = _page_url(following) if following < result.count else None
     return jsonapi_response(
-        list_document(result.data, result.included, result.count, request.url, next_url)
+        list_document(
+            result.data,
+            result.included,
+            result.count,
+            request.url,
+            next_url,
+            shapes=services().store.shapes,
+        )
     )
 
 
@@ -104,9 +119,10 @@ def create_shipment(account_id: str, order_id: str) -> Response:
 @bp.get("/countries")
 def list_countries() -> Response:
     """Not settled by the docs: countries are one unpaged list, as the docs give no parameters."""
-    renderer = Renderer(_base_url())
-    data = [renderer.country(country) for country in services().store.countries()]
-    return jsonapi_response(list_document(data, [], len(data), request.url))
+    store = services().store
+    renderer = Renderer(_base_url(), shapes=store.shapes)
+    data = [renderer.country(country) for country in store.countries()]
+    return jsonapi_response(list_document(data, [], len(data), request.url, shapes=store.shapes))
 
 
 def _accepts_jsonapi(accept: str) -> bool:

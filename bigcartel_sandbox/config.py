@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: ``"live"``: documents shaped like responses captured from the live API (the default);
+#: ``"docs"``: shaped as the API reference describes them, where the two disagree (see
+#: ``documents.py``), for clients that must read both.
+SHAPES = ("live", "docs")
+
 
 @dataclass
 class SandboxConfig:
     """What to generate and how to serve it; the defaults suit unit tests.
 
     ``webhook_retry_delays`` is the wait before each retry of a failed webhook delivery, so a
-    delivery is attempted at most ``1 + len(webhook_retry_delays)`` times.
+    delivery is attempted at most ``1 + len(webhook_retry_delays)`` times. ``shapes`` is one of
+    :data:`SHAPES`.
     """
 
     shops: int = 2
@@ -24,6 +30,7 @@ class SandboxConfig:
     webhook_timeout: float = 5.0
     host: str = "127.0.0.1"
     port: int = 0
+    shapes: str = "live"
 
     def __post_init__(self) -> None:
         if self.shops < 1:
@@ -32,3 +39,5 @@ class SandboxConfig:
             raise ValueError("orders need products: products_per_shop must be at least 1")
         if self.orders_per_shop < 0:
             raise ValueError("orders_per_shop cannot be negative")
+        if self.shapes not in SHAPES:
+            raise ValueError(f"shapes must be one of {', '.join(SHAPES)}, not {self.shapes!r}")

@@ -20,6 +20,8 @@ from typing import TypeVar
 
 from bigcartel_sandbox.config import SandboxConfig
 from bigcartel_sandbox.models import (
+    PAYMENT_STATUS,
+    SHIPPING_STATUS,
     Account,
     Artist,
     Category,
@@ -675,11 +677,13 @@ class ShopGenerator:
                 message, at = f"Payment received via {label}", completed_at
             else:
                 message, at = f"Payment pending via {label}", created_at
-            events.append(OrderEvent(self.next_id(), message, at))
+            events.append(OrderEvent(self.next_id(), message, at, PAYMENT_STATUS))
         elif payment_status == "failed":
-            events.append(OrderEvent(self.next_id(), "Payment failed", created_at))
+            events.append(OrderEvent(self.next_id(), "Payment failed", created_at, PAYMENT_STATUS))
         if shipped:
-            events.append(OrderEvent(self.next_id(), "Order marked as shipped", updated_at))
+            events.append(
+                OrderEvent(self.next_id(), "Order marked as shipped", updated_at, SHIPPING_STATUS)
+            )
 
         first = rng.pick(_FIRST_NAMES)
         last = rng.pick(_LAST_NAMES)

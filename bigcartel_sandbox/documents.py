@@ -3,6 +3,21 @@
 Shapes follow the reference's object tables with the newer attributes from the API notes: every id
 is a string, money is a decimal string, timestamps are ISO-8601 UTC, and related objects (an
 order's line items, a product's options) are relationships resolved in ``included``.
+
+Where the reference and responses captured from the live API (whole documents recorded in public
+test fixtures of other Big Cartel clients, see ../shared/reference/api-notes.md) disagree, the
+default ``shapes="live"`` answers as the live API does, and ``shapes="docs"`` as the reference
+says. Each such place is marked ``[live]`` / ``[docs]`` below:
+
+* ``meta.count``: [live] a string (``"5"``); [docs] a number (the reference shows no document;
+  a JSON:API count is a number).
+* category ``position``: [live] an integer; [docs] a string (the object tables).
+* adjustment and transaction types: [live] namespaced, ``order_adjustments/shipping|tax|discount``
+  and ``order_transactions/payments``; [docs] the reference shows no types at all, so the docs
+  shape uses the plain collection names ``order_adjustments`` / ``order_transactions`` (inferred),
+  which tells a client nothing about the kind.
+* [live] only: an order's ``warnings`` relationship (empty in every capture), an order event's
+  ``identifier``, a product option's ``has_digital_file``.
 """
 
 from __future__ import annotations
@@ -62,11 +77,15 @@ def list_document(
     count: int,
     self_url: str,
     next_url: str | None = None,
+    *,
+    shapes: str = "live",
 ) -> dict[str, Any]:
     links = {"self": self_url}
     if next_url is not None:
         links["next"] = next_url
-    return {"data": data, "included": included, "meta": {"count": count}, "links": links}
+    # [live] meta.count is a string ("5"); [docs] a number.
+    rendered: int | str = str(count) if shapes == "live" else count
+    return {"data": data, "included": included, "meta": {"count": rendered}, "links": links}
 
 
 def _ref(type_: str, id_: str) -> dict[str, str]:
@@ -113,8 +132,11 @@ class Renderer:
         account_id: str | None = None,
         categories: Mapping[str, Category] | None = None,
         artists: Mapping[str, Artist] | None = None,
+        *,
+        shapes: str = "live",
     ) -> None:
         self._base = base_url.rstrip("/")
+        self._live = shapes == "live"
         self._account_url = f"{self._base}/v1/accounts/{account_id}"
         self._categories = categories or {}
         self._artists = artists or {}
@@ -204,7 +226,8 @@ class Renderer:
         return _resource(
             "artists",
             artist.id,
-            # The reference types an artist's and a category's position as a string.
+            # [docs] in both shapes: the reference types an artist's position as a string, and no
+            # live capture shows an artist (categories, which share the table, are integers).
             {"name": artist.name, "permalink": artist.permalink, "position": str(artist.position)},
             self_url=f"{self._account_url}/artists/{artist.id}",
         )
@@ -216,7 +239,8 @@ class Renderer:
             {
                 "name": category.name,
                 "permalink": category.permalink,
-                "position": str(category.position),
+                # [live] an integer, also inside a product's categories; [docs] a string.
+                "position": category.position if self._live else str(category.position),
             },
             self_url=f"{self._account_url}/categories/{category.id}",
         )
@@ -247,18 +271,15 @@ class Renderer:
 
     def product(self, product: Product) -> Resource:
         for option in product.options:
-            self._include(
-                _resource(
-                    "product_options",
-                    option.id,
-                    {
-                        "name": option.name,
-                        "price": money(option.price),
-                        "quantity": option.quantity,
-                        "sold": option.sold,
-                    },
-                )
-            )
+            attributes: dict[str, Any] = {
+                "name": option.name,
+                "price": money(option.price),
+                "quantity": option.quantity,
+                "sold": option.sold,
+            }
+            if self._live:  # [live] only
+                attributes["has_digital_file"] = option.has_digital_file
+            self._include(_resource("product_options", option.id, attributes))
         for image in product.images:
             self._include(_resource("product_images", image.id, {"url": image.url}))
         categories = [self._categories[c] for c in product.category_ids if c in self._categories]
@@ -315,17 +336,18 @@ class Renderer:
         for item in order.items:
             include(self._line_item(item))
         for event in order.events:
-            include(
-                _resource(
-                    "order_events",
-                    event.id,
-                    {"message": event.message, "created_at": timestamp(event.created_at)},
-                )
-            )
+            event_attributes: dict[str, Any] = {
+                "message": event.message,
+                "created_at": timestamp(event.created_at),
+            }
+            if self._live:  # [live] only
+                event_attributes["identifier"] = event.identifier
+            include(_resource("order_events", event.id, event_attributes))
+        transaction_type = self._transaction_type()
         for transaction in order.transactions:
             include(
                 _resource(
-                    "order_transactions/payments",
+                    transaction_type,
                     transaction.id,
                     {
                         "label": transaction.label,
@@ -340,7 +362,7 @@ class Renderer:
         for adjustment in order.adjustments:
             include(
                 _resource(
-                    f"order_adjustments/{adjustment.kind}",
+                    self._adjustment_type(adjustment.kind),
                     adjustment.id,
                     # Not settled by the docs: a discount adjustment's amount is negative, while
                     # the order's discount_total is positive and subtracted from the total.
@@ -384,14 +406,28 @@ class Renderer:
                 "items": _many("order_line_items", [i.id for i in order.items]),
                 "events": _many("order_events", [e.id for e in order.events]),
                 "transactions": {
-                    "data": [_ref("order_transactions/payments", t.id) for t in order.transactions]
+                    "data": [_ref(transaction_type, t.id) for t in order.transactions]
                 },
                 "adjustments": {
-                    "data": [_ref(f"order_adjustments/{a.kind}", a.id) for a in order.adjustments]
+                    "data": [_ref(self._adjustment_type(a.kind), a.id) for a in order.adjustments]
                 },
+                **self._warnings(),
             },
             self_url=f"{self._account_url}/orders/{order.id}",
         )
+
+    def _transaction_type(self) -> str:
+        # [live] namespaced; [docs] the plain collection name (the reference shows no types).
+        return "order_transactions/payments" if self._live else "order_transactions"
+
+    def _adjustment_type(self, kind: str) -> str:
+        # [live] order_adjustments/shipping, /tax, /discount; [docs] the plain collection name.
+        return f"order_adjustments/{kind}" if self._live else "order_adjustments"
+
+    def _warnings(self) -> dict[str, Any]:
+        # [live] only: a to-many relationship, empty in every capture; its items' type and
+        # attributes are unknown, so the sandbox never has a warning.
+        return {"warnings": {"data": []}} if self._live else {}
 
     def _line_item(self, item: LineItem) -> Resource:
         return _resource(

@@ -108,6 +108,8 @@ class ProductOption:
     price: int
     quantity: int
     sold: int
+    #: Live responses carry it (false in every capture); no sandbox product is digital.
+    has_digital_file: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +175,18 @@ class LineItem:
 
 @dataclass(frozen=True, slots=True)
 class OrderEvent:
+    """``identifier`` names what the event changed, as live responses do (``payment_status``,
+    ``shipping_status`` in the captures); None for an event that changed neither (inferred)."""
+
     id: str
     message: str
     created_at: int
+    identifier: str | None = None
+
+
+#: The ``identifier`` of events that changed the payment or the shipping status.
+PAYMENT_STATUS = "payment_status"
+SHIPPING_STATUS = "shipping_status"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,8 @@ from bigcartel_sandbox.documents import Renderer, Resource, resource_document, t
 from bigcartel_sandbox.errors import BadRequest, NotFound
 from bigcartel_sandbox.index import Collection, Page
 from bigcartel_sandbox.models import (
+    PAYMENT_STATUS,
+    SHIPPING_STATUS,
     Account,
     Artist,
     Category,
@@ -148,6 +150,8 @@ class Store:
             config.client_secret, config.webhook_retry_delays, config.webhook_timeout
         )
         self.webhook_url = config.webhook_url
+        #: "live" or "docs" (see SandboxConfig.shapes); a switch tests may flip.
+        self.shapes = config.shapes
         self.base_url = f"http://{config.host}"
         self.shipments_enabled = True
         self.authorize_account_id = self.shops[0].account_id
@@ -308,7 +312,9 @@ class Store:
                     message += f" via {carrier}"
                 if tracking_number:
                     message += f", tracking number {tracking_number}"
-                order.events.append(OrderEvent(state.generator.next_id(), message, now))
+                order.events.append(
+                    OrderEvent(state.generator.next_id(), message, now, SHIPPING_STATUS)
+                )
                 order.updated_at = now
             state.shipments.setdefault(order.id, []).append(shipment)
             self._emit_record(state, "order.updated", "orders", order)
@@ -427,9 +433,10 @@ class Store:
             raise NotFound(f"Order {order_id} does not exist in account {state.shop.account_id}.")
         return order
 
-    @staticmethod
-    def _renderer(state: _ShopState, base_url: str) -> Renderer:
-        return Renderer(base_url, state.shop.account_id, state.categories, state.artists)
+    def _renderer(self, state: _ShopState, base_url: str) -> Renderer:
+        return Renderer(
+            base_url, state.shop.account_id, state.categories, state.artists, shapes=self.shapes
+        )
 
     def _pick(self, candidates: list[str], count: int) -> list[str]:
         return self._rng.sample(candidates, min(max(count, 0), len(candidates)))
@@ -467,10 +474,14 @@ class Store:
                 for item in order.items:
                     item.quantity_shipped = item.quantity if shipped else 0
                 message = "Order marked as shipped" if shipped else "Order marked as unshipped"
-                order.events.append(OrderEvent(state.generator.next_id(), message, now))
+                order.events.append(
+                    OrderEvent(state.generator.next_id(), message, now, SHIPPING_STATUS)
+                )
             if changes.get("payment_status") == "completed" and order.completed_at is None:
                 order.completed_at = now
-                order.events.append(OrderEvent(state.generator.next_id(), "Payment received", now))
+                order.events.append(
+                    OrderEvent(state.generator.next_id(), "Payment received", now, PAYMENT_STATUS)
+                )
             order.updated_at = now
         self._emit_record(state, "order.updated", "orders", order)
 
