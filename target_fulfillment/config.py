@@ -26,6 +26,12 @@ RETIRED = {
     "soon as its worker is gone; remove it (README: Several workers on one ledger)",
 }
 _COUNTRY = re.compile("[A-Za-z]{2}")
+#: What the shipstation_v2 backend cannot start without.
+_SHIPSTATION_V2_REQUIRED = (
+    "shipstation_v2_api_key",
+    "shipstation_v2_warehouse_id",
+    "default_package_weight",
+)
 _LEDGER_DIALECTS = ("sqlite", "postgresql")
 
 
@@ -42,6 +48,7 @@ def config_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> l
     for name, example in (
         ("api_url", "https://api.bigcartel.com"),
         ("shipstation_api_url", "https://ssapi.shipstation.com"),
+        ("shipstation_v2_api_url", "https://api.shipstation.com"),
     ):
         url_error = http_url_error(name, config.get(name), example)
         errors += [url_error] if url_error else []
@@ -57,9 +64,27 @@ def config_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> l
     request_timeout = config.get("request_timeout")
     if request_timeout is not None and not request_timeout > 0:
         errors.append(f"request_timeout: {request_timeout} must be more than 0 seconds")
+    if config.get("backend") == "shipstation_v2":
+        errors += _shipstation_v2(config)
     country = config.get("origin_country")
     if country is not None and not (isinstance(country, str) and _COUNTRY.fullmatch(country)):
         errors.append(f"origin_country: {country!r} is not a 2-letter ISO 3166 country code")
+    return errors
+
+
+def _shipstation_v2(config: Mapping[str, t.Any]) -> list[str]:
+    """The V2 settings JSON Schema cannot require, as they are needed by one backend only.
+
+    The schema has checked the weight's shape (a number and a unit); V2 needs it above 0.
+    """
+    errors = [
+        f"{name}: required for the shipstation_v2 backend"
+        for name in _SHIPSTATION_V2_REQUIRED
+        if config.get(name) in (None, "")
+    ]
+    weight = config.get("default_package_weight")
+    if isinstance(weight, Mapping) and not weight.get("value", 0) > 0:
+        errors.append(f"default_package_weight: {weight.get('value')} must be more than 0")
     return errors
 
 

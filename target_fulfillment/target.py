@@ -56,8 +56,9 @@ class TargetFulfillment(Target):
                 "backend",
                 th.StringType,
                 default="file",
-                allowed_values=["file", "shipstation"],
-                description="Where orders go: `file` (JSON files for a 3PL) or `shipstation`.",
+                allowed_values=["file", "shipstation", "shipstation_v2"],
+                description="Where orders go: `file` (JSON files for a 3PL), `shipstation` "
+                "(ShipStation API v1) or `shipstation_v2` (ShipStation API V2).",
             ),
             th.Property(
                 "file_outbox_dir",
@@ -77,10 +78,43 @@ class TargetFulfillment(Target):
                 "shipstation_api_url", th.StringType, default="https://ssapi.shipstation.com"
             ),
             th.Property(
+                "shipstation_v2_api_key",
+                th.StringType,
+                secret=True,
+                description="shipstation_v2 backend: the account's V2 API key (sent as api-key).",
+            ),
+            th.Property(
+                "shipstation_v2_api_url",
+                th.StringType,
+                default="https://api.shipstation.com",
+                description="shipstation_v2 backend: the API's host, without /v2.",
+            ),
+            th.Property(
+                "shipstation_v2_warehouse_id",
+                th.StringType,
+                description="shipstation_v2 backend: the ShipStation warehouse orders ship from "
+                "(se-...); V2 needs a warehouse or a ship-from address.",
+            ),
+            th.Property(
+                "default_package_weight",
+                th.ObjectType(
+                    th.Property("value", th.NumberType, required=True),
+                    th.Property(
+                        "unit",
+                        th.StringType,
+                        required=True,
+                        allowed_values=["ounce", "pound", "gram", "kilogram"],
+                    ),
+                ),
+                description='shipstation_v2 backend: the weight of every package, {"value": N, '
+                '"unit": "ounce|pound|gram|kilogram"}; V2 refuses a package without one.',
+            ),
+            th.Property(
                 "shipstation_rate_limit_max_wait",
                 th.NumberType,
                 default=60,
-                description="Longest wait in seconds for ShipStation's rate limit to reset.",
+                description="Longest wait in seconds for ShipStation's rate limit to reset "
+                "(v1 and V2).",
             ),
             th.Property(
                 "shipstation_store_id",

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 import requests
+from singer_sdk.exceptions import ConfigValidationError
 
 from shipstation_sandbox.v2 import ShipStationV2Sandbox
 from target_fulfillment.backends import BackendError, OrderLockedError
@@ -27,6 +29,7 @@ from target_fulfillment.domain import (
     Shipment,
     ShippedItem,
 )
+from target_fulfillment.target import TargetFulfillment
 
 API_KEY = "ssv2-key-4c1d9e77a0b3"
 WAREHOUSE = "se-217762"
@@ -590,3 +593,39 @@ def test_the_key_is_redacted_from_a_transport_error(
         backend.lookup_many(["bigcartel-123-1"])
 
     assert "127.0.0.1" not in str(caught.value) and "[redacted]" in str(caught.value)
+
+
+V2_SETTINGS = {
+    "backend": "shipstation_v2",
+    "shipstation_v2_api_key": API_KEY,
+    "shipstation_v2_warehouse_id": WAREHOUSE,
+    "default_package_weight": {"value": 1.5, "unit": "pound"},
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"shipstation_v2_api_key": None}, "shipstation_v2_api_key: required"),
+        ({"shipstation_v2_warehouse_id": None}, "shipstation_v2_warehouse_id: required"),
+        ({"default_package_weight": None}, "default_package_weight: required"),
+        ({"default_package_weight": {"value": 0, "unit": "ounce"}}, "more than 0"),
+        (
+            {"default_package_weight": {"value": 2, "unit": "stone"}},
+            r"\['default_package_weight'\]",
+        ),
+        ({"shipstation_v2_api_url": "ftp://x"}, "shipstation_v2_api_url: not an http"),
+    ],
+)
+def test_the_target_refuses_to_start_without_its_v2_settings(
+    change: dict[str, Any], message: str, tmp_path: Any
+) -> None:
+    config = {**V2_SETTINGS, "ledger_url": f"sqlite:///{tmp_path}/l.db", **change}
+    config = {name: value for name, value in config.items() if value is not None}
+
+    with pytest.raises(ConfigValidationError) as caught:
+        TargetFulfillment(config=config)
+
+    errors = "; ".join(caught.value.errors)
+    assert re.search(message, errors), errors
+    assert API_KEY not in errors
