@@ -12,7 +12,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 VENV="${AIRFLOW_VENV:-$ROOT/.venv-airflow}"
-AIRFLOW_SPEC="apache-airflow==3.1.8"
+AIRFLOW_SPEC="apache-airflow==3.3.2"
 CONSTRAINTS="$ROOT/orchestrate/airflow-constraints.txt"
 key="$(
   printf '%s' "$AIRFLOW_SPEC"

@@ -87,8 +87,8 @@ def test_dagbag_loads_without_import_errors(airflow_python: Path, tmp_path: Path
         airflow_python,
         """
         import airflow
-        from airflow.models.dagbag import DagBag
-        bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"], include_examples=False)
+        from airflow.dag_processing.dagbag import DagBag
+        bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
         dag = bag.dags["bigcartel_shards"]  # get_dag() would ask the metadata DB
         tasks = {
             t.task_id: {
@@ -158,10 +158,10 @@ def test_mapped_shards_run_independently_and_summary_fails_the_run(
     result = run_airflow_python(
         airflow_python,
         """
-        from airflow.models.dagbag import DagBag
+        from airflow.dag_processing.dagbag import DagBag
         from airflow.models import TaskInstance
         from airflow.utils.session import create_session
-        bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"], include_examples=False)
+        bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
         run = bag.get_dag("bigcartel_shards").test(run_conf={"shards": 3, "environment": "dev"})
         with create_session() as session:
             tis = [
