@@ -113,26 +113,54 @@ class TapBigCartel(Tap):
         "tap-bigcartel",
     )
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        """Refuse, all at once and each by name, what the SDK's schema check let through.
+    def __init__(self, *, validate_config: bool = True, **kwargs: t.Any) -> None:
+        """Refuse, all at once and each by name, what the SDK's schema check let through, when
+        the config is to be validated (a sync, ``--test``).
 
         The SDK has checked the schema (types, bounds) and appended its built-in settings
-        to ``config_jsonschema`` by now, so those are not unknown.
+        to ``config_jsonschema`` by now, so those are not unknown. Discovery builds the tap
+        with ``validate_config`` off (the catalog does not depend on the config): it needs no
+        credentials, so ``tap-bigcartel --discover`` and ``meltano select --list`` work before
+        anything is configured. A tap built that way checks its credentials where the shops
+        are first needed (:attr:`configured_shops`), with the same error.
         """
-        super().__init__(*args, **kwargs)
-        errors = settings_errors(self.config, self.config_jsonschema)
-        try:
-            self._configured_shops = shops_from_config(self.config)
-        except ConfigError as error:
-            errors.append(str(error))
-        if errors:
-            raise ConfigValidationError("; ".join(errors), errors=errors)
+        super().__init__(validate_config=validate_config, **kwargs)
         self.failed_shops: dict[str, str] = {}
         #: Shops left out of this run because they deauthorized the app; not failures.
         self.disconnected_shops: dict[str, str] = {}
+        if validate_config:
+            self.check_settings()
         invoked = _INVOKED.get()
         if invoked is not None:
             invoked.append(self)
+
+    def check_settings(self) -> None:
+        """Every settings error at once, each naming its setting.
+
+        Raises:
+            ConfigValidationError: A setting is unknown or wrong, or the credentials do not
+                name exactly one way to authenticate.
+        """
+        errors = settings_errors(self.config, self.config_jsonschema)
+        try:
+            self.configured_shops  # noqa: B018 - the credential check
+        except ConfigValidationError as error:
+            errors.extend(error.errors)
+        if errors:
+            raise ConfigValidationError("; ".join(errors), errors=errors)
+
+    @cached_property
+    def configured_shops(self) -> list[Shop]:
+        """The shops the config names, account ids not yet resolved.
+
+        Raises:
+            ConfigValidationError: No way, or more than one, to authenticate is configured, or
+                one is incomplete; the message names the settings.
+        """
+        try:
+            return shops_from_config(self.config)
+        except ConfigError as error:
+            raise ConfigValidationError(str(error), errors=[str(error)]) from None
 
     @classmethod
     def invoke(cls, **kwargs: t.Any) -> None:
@@ -182,7 +210,7 @@ class TapBigCartel(Tap):
         less the shops that deauthorized the app."""
         disconnected = self.webhooks.disconnected() if self.webhooks else {}
         resolved = []
-        for shop in self._configured_shops:
+        for shop in self.configured_shops:
             if self._is_disconnected(shop.account_id, disconnected):
                 continue
             if shop.account_id is None:

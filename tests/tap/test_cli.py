@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -12,10 +14,13 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from singer_sdk.exceptions import ConfigValidationError
 from webhook_events import deliver, store_url
 
 from bigcartel_core.webhook_store import WebhookStore
 from bigcartel_sandbox import Sandbox, SandboxConfig
+from tap_bigcartel.streams import STREAM_TYPES
+from tap_bigcartel.tap import TapBigCartel
 
 TAP = [sys.executable, "-m", "tap_bigcartel.tap"]
 
@@ -211,3 +216,63 @@ def test_metadata_commands_need_no_network(tmp_path: Path, flag: str) -> None:
     )
     result = subprocess.run([*TAP, "--config", config_file, flag], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+CONSOLE_SCRIPT = str(Path(sys.executable).with_name("tap-bigcartel"))
+CREDENTIAL_SETTINGS = ("access_token", "subdomain", "password", "accounts")
+
+
+def _without_tap_settings() -> dict[str, str]:
+    """The environment less any TAP_BIGCARTEL_* variable, so that nothing is configured."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("TAP_BIGCARTEL_")}
+
+
+@pytest.mark.parametrize("config", [None, {}, {"api_url": "http://127.0.0.1:9"}])
+def test_discovery_needs_no_credentials(tmp_path: Path, config: dict | None) -> None:
+    """What `meltano select --list` runs before anything is configured."""
+    args = [CONSOLE_SCRIPT, "--discover"]
+    if config is not None:
+        args += ["--config", _write(tmp_path / "config.json", config)]
+    result = subprocess.run(
+        args, capture_output=True, text=True, timeout=60, env=_without_tap_settings()
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    catalog = json.loads(result.stdout)
+    schemas = {entry["tap_stream_id"]: entry["schema"] for entry in catalog["streams"]}
+    assert set(schemas) == {stream.name for stream in STREAM_TYPES}
+    for stream in STREAM_TYPES:
+        assert schemas[stream.name]["properties"].keys() == stream.schema["properties"].keys()
+
+
+@pytest.mark.parametrize("config", [None, {}])
+def test_a_sync_without_credentials_fails_naming_the_settings(
+    tmp_path: Path, config: dict | None
+) -> None:
+    args = [CONSOLE_SCRIPT]
+    if config is not None:
+        args += ["--config", _write(tmp_path / "config.json", config)]
+    result = subprocess.run(
+        args, capture_output=True, text=True, timeout=60, env=_without_tap_settings()
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stdout == "", "nothing is emitted before the config is refused"
+    assert "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if "Configure exactly one way" in line]
+    assert line.endswith("found none.")
+    for setting in CREDENTIAL_SETTINGS:
+        assert f"`{setting}`" in line
+
+
+def test_a_tap_built_for_discovery_checks_credentials_where_the_shops_are_needed() -> None:
+    tap = TapBigCartel(config={}, validate_config=False)
+    assert set(tap.streams) == {stream.name for stream in STREAM_TYPES}
+    with pytest.raises(ConfigValidationError, match="found none") as raised:
+        tap.shops  # noqa: B018
+    assert all(f"`{setting}`" in raised.value.errors[0] for setting in CREDENTIAL_SETTINGS)
+    with (
+        pytest.raises(ConfigValidationError, match="found none"),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        tap.sync_all()
+    with pytest.raises(ConfigValidationError, match="found none"):
+        TapBigCartel(config={}, validate_config=True)
