@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 import typing as t
 from pathlib import Path
@@ -240,3 +242,33 @@ def test_definition_is_a_valid_meltano_plugin(name: str) -> None:
     )
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(definition)]
     assert not errors, errors
+
+
+@pytest.mark.parametrize("name", sorted(PLUGINS))
+def test_meltano_adds_the_definition(name: str, tmp_path: Path) -> None:
+    """``meltano add <name> --from-ref <file>`` takes the file as it is (install left out: the
+    pip_url is a placeholder) and lists every setting of it."""
+    meltano = REPO / ".venv-meltano" / "bin" / "meltano"
+    if not meltano.is_file():
+        pytest.skip("Meltano is not installed in .venv-meltano (scripts/meltano.sh install)")
+    plugin = PLUGINS[name]
+    (tmp_path / "meltano.yml").write_text(
+        "default_environment: dev\nproject_id: hub-definitions-test\n"
+        "send_anonymous_usage_stats: false\nenvironments:\n- name: dev\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    result = subprocess.run(
+        [str(meltano), "add", name, "--from-ref", str(plugin.path), "--no-install"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    project = yaml.safe_load((tmp_path / "meltano.yml").read_text(encoding="utf-8"))
+    (added,) = project["plugins"][plugin.plugin_type]
+    expected = [setting["name"] for setting in _definition(name)["settings"]]
+    assert [setting["name"] for setting in added["settings"]] == expected
+    assert added["settings_group_validation"] == _definition(name)["settings_group_validation"]
