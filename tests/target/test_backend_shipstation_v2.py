@@ -312,6 +312,45 @@ def test_a_request_refused_whole_is_a_backend_error(
     assert sandbox.store.shipments() == []
 
 
+def fail_next(sandbox: ShipStationV2Sandbox, method: str, *statuses: int) -> list[str]:
+    """Answer the next ``method`` requests with these statuses before the emulator sees them;
+    the paths they were sent to are returned as they come."""
+    pending, seen = list(statuses), []
+    inner = sandbox.app.wsgi_app
+
+    def middleware(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] == method and pending:
+            seen.append(environ["PATH_INFO"])
+            start_response(f"{pending.pop(0)} Injected", [("Content-Type", "application/json")])
+            return [b'{"errors": [{"message": "injected"}]}']
+        return inner(environ, start_response)
+
+    sandbox.app.wsgi_app = middleware  # type: ignore[method-assign]
+    return seen
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_server_error_of_a_create_is_in_doubt_and_not_repeated(
+    sandbox: ShipStationV2Sandbox, backend: ShipStationV2Backend, status: int
+) -> None:
+    posts = fail_next(sandbox, "POST", status)
+
+    with pytest.raises(AmbiguousSubmitError, match=f"answered {status}: injected.*may exist"):
+        backend.submit_batch(new(make_order()))
+
+    assert posts == ["/v2/shipments"]
+
+
+def test_server_errors_of_reads_are_retried(
+    sandbox: ShipStationV2Sandbox, backend: ShipStationV2Backend
+) -> None:
+    backend.submit_batch(new(make_order()))
+    gets = fail_next(sandbox, "GET", 502, 503)
+
+    assert set(backend.lookup_many([make_order().key])) == {make_order().key}
+    assert len(gets) == 2
+
+
 # Updating
 
 
@@ -501,6 +540,37 @@ def test_shipments_since(sandbox: ShipStationV2Sandbox, backend: ShipStationV2Ba
     assert backend.shipments(now + dt.timedelta(hours=1)) == []
     (query,) = [entry["query"] for entry in sandbox.requests]
     assert query["label_status"] == "completed" and "created_at_start" in query
+
+
+def test_a_label_for_two_orders_confirms_each_with_its_items() -> None:
+    """A merge the warehouse made: each order gets its own items, the label's tracking."""
+    label = {
+        "label_id": "se-9",
+        "external_shipment_id": "bigcartel-1-A",
+        "tracking_number": "1Z9",
+        "carrier_code": "ups",
+        "created_at": "2026-05-01T13:00:00.000Z",
+    }
+    item = {"sku": "MUG", "quantity": 1}
+    shipment = {
+        "external_shipment_id": "bigcartel-1-A",
+        "items": [
+            {**item, "external_order_id": "bigcartel-1-A", "external_order_item_id": "1"},
+            {**item, "external_order_id": "bigcartel-1-B", "external_order_item_id": "2"},
+            {**item, "external_order_id": "bigcartel-1-B", "quantity": 0},
+        ],
+    }
+
+    found = mapping_v2.label_shipments(label, shipment)
+
+    moment = dt.datetime(2026, 5, 1, 13, tzinfo=UTC)  # no ship_date: the label's time
+    url = "https://www.ups.com/track?tracknum=1Z9"
+    assert found == [
+        Shipment("bigcartel-1-A", "UPS", "1Z9", url, moment, (ShippedItem("1", "MUG", 1),),
+                 "se-9/bigcartel-1-A"),
+        Shipment("bigcartel-1-B", "UPS", "1Z9", url, moment, (ShippedItem("2", "MUG", 1),),
+                 "se-9/bigcartel-1-B"),
+    ]  # fmt: skip
 
 
 # The rate limit

@@ -203,7 +203,8 @@ def label_shipments(label: Mapping[str, Any], shipment: Mapping[str, Any]) -> li
             carrier=name,
             tracking_number=tracking,
             tracking_url=text(label.get("tracking_url")) or page,
-            shipped_at=parse_time(label.get("ship_date")),
+            # A label without a ship date was bought to ship now.
+            shipped_at=parse_time(label.get("ship_date") or label.get("created_at")),
             items=tuple(items),
             source_id=label_id if len(by_key) == 1 else f"{label_id}/{key}",
         )
