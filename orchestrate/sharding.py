@@ -47,6 +47,7 @@ from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "DEFAULT_SHARDS",
+    "ShardReport",
     "Shop",
     "ShopSourceError",
     "assign_shard",
@@ -57,6 +58,7 @@ __all__ = [
     "shard_command",
     "shard_suffix",
     "state_id",
+    "strip_ansi",
     "write_secret_json",
 ]
 
@@ -285,6 +287,59 @@ def write_secret_json(path: str | os.PathLike[str], data: Any) -> Path:
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump(data, handle)
     return target
+
+
+# ECMA-48 escape sequences: CSI (``ESC [ ... final``, colours and styles), OSC (``ESC ] ... BEL``
+# or ``ESC \\``, e.g. hyperlinks) and the two-byte ones.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal escape sequences (a task log is no terminal)."""
+    return _ANSI.sub("", text)
+
+
+class ShardReport:
+    """What a shard's output says about its shops: read it line by line as it is relayed.
+
+    tap-bigcartel ends a run on one plain stderr line (``report_shops`` in ``tap_bigcartel/tap.py``;
+    Meltano relays it as a log line of ``tap-bigcartel``):
+
+    * a failed run: ``... N shop(s) could not be synced: account 1002: <why>; account 1007: <why>``
+    * a run that skipped deauthorized shops: ``... skipped deauthorized shops: 1001, 1002 (...)``
+
+    Only account ids of the shard itself are kept (the reason text is the tap's, scrubbed of
+    tokens; it is never copied here), so a report holds nothing but ids the plan already has.
+    """
+
+    _FAILED = re.compile(r"shop\(s\) could not be synced: (.*)")
+    _FAILED_ACCOUNT = re.compile(r"(?:^|; )account ([^\s:;]+): ")
+    _SKIPPED = re.compile(r"skipped deauthorized shops: ([^(]*)")
+
+    def __init__(self, account_ids: Iterable[str]) -> None:
+        self._ids = set(account_ids)
+        self._failed: set[str] = set()
+        self._skipped: set[str] = set()
+
+    def read(self, line: str) -> None:
+        failed = self._FAILED.search(line)
+        if failed:
+            found = self._FAILED_ACCOUNT.findall(failed.group(1))
+            self._failed.update(found_id for found_id in found if found_id in self._ids)
+        skipped = self._SKIPPED.search(line)
+        if skipped:
+            found = (part.strip() for part in skipped.group(1).split(","))
+            self._skipped.update(found_id for found_id in found if found_id in self._ids)
+
+    @property
+    def failed_shops(self) -> list[str]:
+        """The shard's shops the tap named as not synced, sorted."""
+        return sorted(self._failed)
+
+    @property
+    def skipped_shops(self) -> list[str]:
+        """The shard's deauthorized shops the tap skipped (not a failure), sorted."""
+        return sorted(self._skipped)
 
 
 # --- state migration when K changes --------------------------------------------------------------

@@ -8,20 +8,22 @@ there; ``meltano`` is replaced by a fake that records what it was given.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
-import pytest
+import yaml
+from airflow_runs import (
+    ROOT,
+    airflow_env,
+    assert_clean_task_logs,
+    dags_test,
+    migrate_db,
+    run_airflow_python,
+    task_states,
+)
 
 from orchestrate.sharding import Shop, shard
-
-ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW_PYTHON = ROOT / ".venv-airflow" / "bin" / "python"
-DAGS = ROOT / "orchestrate" / "dags"
 
 FAKE_MELTANO = """\
 #!{python}
@@ -38,48 +40,17 @@ with open(os.path.join(os.environ["FAKE_MELTANO_OUT"], suffix + ".json"), "w") a
     json.dump(record, out)
 print("fake meltano:", suffix, len(accounts), "shops")
 fail = os.environ.get("FAKE_MELTANO_FAIL_SHOP")
-sys.exit(3 if any(a["account_id"] == fail for a in accounts) else 0)
+if any(a["account_id"] == fail for a in accounts):
+    # As Meltano 4.4 relays a tap-bigcartel run that failed a shop: its plugin error panel styled
+    # with ANSI escapes although stdout is not a terminal (NO_COLOR drops colours, not bold), then
+    # the tap's last stderr line as a log line.
+    bold, plain = "\x1b[1m", "\x1b[0m"
+    print(f"{{bold}}ShopsFailedError: {{plain}}1 shop(s) could not be synced: account {{fail}}:")
+    print("[error    ] tap-bigcartel 1 shop(s) could not be synced: account " + fail
+          + ": accounts: Big Cartel refused the credentials (401 UNAUTHORIZED)")
+    print("[error    ] meltano      Extractor failed")
+    sys.exit(1)
 """
-
-
-@pytest.fixture(scope="module")
-def airflow_python() -> Path:
-    subprocess.run(["bash", str(ROOT / "scripts" / "airflow.sh"), "--install-only"], check=True)
-    return AIRFLOW_PYTHON
-
-
-def airflow_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AIRFLOW", "BIGCARTEL_", "VIRTUAL_ENV", "PYTHON"))
-    }
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
-        AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(home / "logs"),
-    )
-    env.update(extra)
-    return env
-
-
-def run_airflow_python(python: Path, code: str, env: dict[str, str]) -> dict:
-    result_file = Path(env["AIRFLOW_HOME"]) / "result.json"
-    script = "import json, os\n" + textwrap.dedent(code)
-    process = subprocess.run(
-        [str(python), "-c", script],
-        env={**env, "RESULT_FILE": str(result_file)},
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-5000:]
-    result = json.loads(result_file.read_text())
-    result["_output"] = process.stdout + process.stderr
-    return result
 
 
 def test_dagbag_loads_without_import_errors(airflow_python: Path, tmp_path: Path) -> None:
@@ -87,7 +58,10 @@ def test_dagbag_loads_without_import_errors(airflow_python: Path, tmp_path: Path
         airflow_python,
         """
         import airflow
-        from airflow.dag_processing.dagbag import DagBag
+        try:
+            from airflow.dag_processing.dagbag import DagBag  # Airflow 3.2+
+        except ImportError:
+            from airflow.models.dagbag import DagBag
         bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
         dag = bag.dags["bigcartel_shards"]  # get_dag() would ask the metadata DB
         tasks = {
@@ -103,7 +77,8 @@ def test_dagbag_loads_without_import_errors(airflow_python: Path, tmp_path: Path
         }
         json.dump({"version": airflow.__version__, "errors": {k: str(v) for k, v in
                    bag.import_errors.items()}, "dag_ids": sorted(bag.dag_ids), "tasks": tasks,
-                   "params": sorted(dag.params.keys()), "max_active_runs": dag.max_active_runs},
+                   "params": sorted(dag.params.keys()), "max_active_runs": dag.max_active_runs,
+                   "schedule": str(dag.schedule), "catchup": dag.catchup},
                   open(os.environ["RESULT_FILE"], "w"))
         """,
         airflow_env(tmp_path, BIGCARTEL_SHARD_CONCURRENCY="3", BIGCARTEL_SHARD_POOL="bigcartel"),
@@ -120,6 +95,39 @@ def test_dagbag_loads_without_import_errors(airflow_python: Path, tmp_path: Path
     assert tasks["summarize"]["upstream"] == ["plan_shards", "run_shard"]
     assert result["params"] == ["environment", "shards"]
     assert result["max_active_runs"] == 1
+    assert result["catchup"] is False
+    # One schedule story: the DAG is meltano.yml's fulfillment job, sharded, on its schedule.
+    assert result["schedule"] == fulfillment_schedule()
+
+
+def fulfillment_schedule() -> str:
+    """The interval of meltano.yml's schedule of the job that runs tap -> target-fulfillment."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    jobs = {
+        job["name"]
+        for job in project.get("jobs", [])
+        if job.get("tasks") == ["tap-bigcartel target-fulfillment"]
+    }
+    intervals = [s["interval"] for s in project.get("schedules", []) if s.get("job") in jobs]
+    assert len(intervals) == 1, intervals
+    return intervals[0]
+
+
+def test_schedule_env_override_and_manual(airflow_python: Path, tmp_path: Path) -> None:
+    code = """
+        from airflow.dag_processing.dagbag import DagBag
+        bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+        json.dump({"schedule": str(bag.dags["bigcartel_shards"].schedule)},
+                  open(os.environ["RESULT_FILE"], "w"))
+        """
+    hourly = run_airflow_python(
+        airflow_python, code, airflow_env(tmp_path, BIGCARTEL_SCHEDULE="@hourly")
+    )
+    assert hourly["schedule"] == "@hourly"
+    manual = run_airflow_python(
+        airflow_python, code, airflow_env(tmp_path, BIGCARTEL_SCHEDULE="none")
+    )
+    assert manual["schedule"] == "None"
 
 
 def test_mapped_shards_run_independently_and_summary_fails_the_run(
@@ -136,7 +144,7 @@ def test_mapped_shards_run_independently_and_summary_fails_the_run(
     shops_file = tmp_path / "shops.json"
     shops_file.write_text(json.dumps([shop.as_setting() for shop in shops]))
     expected = shard(shops, 3)
-    failing = expected[1][0].account_id
+    failing = expected[1][2].account_id
     env = airflow_env(
         home,
         BIGCARTEL_SHOPS_SOURCE=shops_file.as_uri(),
@@ -146,42 +154,31 @@ def test_mapped_shards_run_independently_and_summary_fails_the_run(
         FAKE_MELTANO_OUT=str(out),
         FAKE_MELTANO_FAIL_SHOP=failing,
     )
-    migrate = subprocess.run(
-        [str(airflow_python.parent / "airflow"), "db", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
-    result = run_airflow_python(
-        airflow_python,
-        """
-        from airflow.dag_processing.dagbag import DagBag
-        from airflow.models import TaskInstance
-        from airflow.utils.session import create_session
-        bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-        run = bag.get_dag("bigcartel_shards").test(run_conf={"shards": 3, "environment": "dev"})
-        with create_session() as session:
-            tis = [
-                [ti.task_id, ti.map_index, str(ti.state), ti.rendered_map_index]
-                for ti in session.query(TaskInstance).filter(TaskInstance.run_id == run.run_id)
-            ]
-        json.dump({"state": str(run.state), "run_id": run.run_id, "tis": tis},
-                  open(os.environ["RESULT_FILE"], "w"))
-        """,
-        env,
-    )
-    assert result["state"] == "failed"
-    states = {(task, index): (state, label) for task, index, state, label in result["tis"]}
+    migrate_db(airflow_python, env)
+    returncode, output = dags_test(airflow_python, env, {"shards": 3, "environment": "dev"})
+    assert returncode != 0, output[-5000:]
+    states = task_states(home)
     assert states[("plan_shards", -1)][0] == "success"
-    assert states[("summarize", -1)][0] == "failed"
+    assert states[("summarize", -1)][0] == "failed", output[-5000:]
     mapped = {index: value for (task, index), value in states.items() if task == "run_shard"}
     assert sorted(mapped) == [0, 1, 2]
     for index in range(3):
         assert mapped[index] == ("failed" if index == 1 else "success", f"shard-{index}")
-    assert "1 of 3 shards failed: shard-1" in result["_output"]
+
+    # The failure names the failing shop, in the shard's error and in the run's summary.
+    size = len(expected[1])
+    assert (
+        f"shard 1: meltano exited with code 1; 1 of its {size} shops could not be synced: "
+        f"{failing}\n" in output
+    )
+    assert (
+        f"1 of 3 shards failed: shard-1 (1 of its {size} shops could not be synced: {failing})"
+        in output
+    )
+    others = [shop.account_id for shop in expected[1] if shop.account_id != failing]
+    summary = output[output.index("1 of 3 shards failed") :].splitlines()[0]
+    assert not [account_id for account_id in others if account_id in summary]
+    assert_clean_task_logs(output)
 
     # Each mapped instance ran the shard's command with exactly the planned shops and tokens.
     for index, group in enumerate(expected):
@@ -200,7 +197,7 @@ def test_mapped_shards_run_independently_and_summary_fails_the_run(
         assert call["cwd"] == str(tmp_path)
 
     # No token in Airflow's output, task logs, XCom or rendered fields.
-    assert "do-not-leak" not in result["_output"]
+    assert "do-not-leak" not in output
     for log_file in (home / "logs").rglob("*"):
         if log_file.is_file():
             assert "do-not-leak" not in log_file.read_text(errors="replace"), log_file
@@ -210,6 +207,11 @@ def test_mapped_shards_run_independently_and_summary_fails_the_run(
             for row in database.execute(f"SELECT * FROM {table}"):
                 assert "do-not-leak" not in repr(row), table
         xcoms = database.execute("SELECT COUNT(*) FROM xcom").fetchone()[0]
+        failure_rows = database.execute(
+            "SELECT map_index, value FROM xcom WHERE key = 'shard_failure'"
+        ).fetchall()
     finally:
         database.close()
-    assert xcoms >= 3  # the plan and the two successful shards' results were checked
+    assert xcoms >= 4  # the plan, the two successful shards' results and the failure
+    assert [index for index, _ in failure_rows] == [1]
+    assert failing in repr(failure_rows[0][1])

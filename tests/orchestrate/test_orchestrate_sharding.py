@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy
 
 from orchestrate.sharding import (
+    ShardReport,
     Shop,
     ShopSourceError,
     assign_shard,
@@ -21,8 +22,10 @@ from orchestrate.sharding import (
     shard,
     shard_command,
     state_id,
+    strip_ansi,
     write_secret_json,
 )
+from tap_bigcartel.exceptions import ShopsFailedError
 
 
 def make_shops(count: int, start: int = 1000) -> list[Shop]:
@@ -274,3 +277,41 @@ def test_regroup_state_moves_each_partition_to_its_new_shard() -> None:
             assert partition["replication_key_value"].endswith(f"{account_id[-2:]}+00:00")
             seen.append(account_id)
     assert sorted(seen) == sorted(s.account_id for s in shops[:-10])
+
+
+def test_shard_report_names_the_shops_the_tap_could_not_sync() -> None:
+    # The tap's own message, as Meltano relays it (a log line) and as it ends a bare tap run.
+    error = ShopsFailedError(
+        {"1002": "accounts: Big Cartel refused the credentials (401)", "1007": "orders: 503; x"}
+    )
+    report = ShardReport(["1001", "1002", "1007", "10"])
+    report.read("2026-12-02T01:55:40Z [info     ] tap-bigcartel Beginning sync of 'orders'")
+    assert report.failed_shops == []
+    report.read(f"2026-12-02T01:55:40Z [error    ] tap-bigcartel {error} plugin_exc_message=...")
+    report.read(f"tap_bigcartel.exceptions.ShopsFailedError: {error}")
+    # A line the terminal width wrapped inside an id names no shop; an id not in the shard is
+    # never reported (the report holds only ids the plan already has).
+    report.read("ShopsFailedError: 1 shop(s) could not be synced: account 10")
+    report.read("1 shop(s) could not be synced: account 9999: accounts: refused")
+    assert report.failed_shops == ["1002", "1007"]
+    assert report.skipped_shops == []
+
+
+def test_shard_report_names_skipped_deauthorized_shops() -> None:
+    report = ShardReport(["1001", "1002", "1003"])
+    report.read(
+        "2026-12-02T01:55:41Z [info     ] tap-bigcartel tap-bigcartel: skipped deauthorized "
+        "shops: 1001, 1003, 4040 (reconnect with tap-bigcartel-connect --webhook-db-url or "
+        "bigcartel-webhooks reconnect ID)"
+    )
+    assert report.skipped_shops == ["1001", "1003"]
+    assert report.failed_shops == []
+
+
+def test_strip_ansi_leaves_the_text_of_a_styled_line() -> None:
+    styled = (
+        "\x1b[1mShopsFailedError: \x1b[0m\x1b[1m1\x1b[0m \x1b[38;2;255;0;0mshop\x1b[0m "
+        "\x1b]8;;file:///x\x1b\\link\x1b]8;;\x1b\\ \x1b[2m/work/\x1b[0m"
+    )
+    assert strip_ansi(styled) == "ShopsFailedError: 1 shop link /work/"
+    assert strip_ansi("plain: account 1002: 401") == "plain: account 1002: 401"
