@@ -1,9 +1,11 @@
 """The end-of-run work of the target: decide, send exactly once, collect shipments, write back.
 
-Every side effect goes through the ledger's two-phase protocol: the intent (``claim``) is durable
-before the warehouse is called and the result (``confirm_submitted``) after, so a crash at any
-point leaves a ``submitting`` row that the next run settles by looking the key up at the warehouse
-before anything is sent again.
+Orders to send go in batches of the backend's ``batch_size`` (a warehouse's rate limit counts
+requests, not orders). Every side effect goes through the ledger's two-phase protocol: a batch's
+intents (``claim_many``, one transaction) are durable before the warehouse is called and each
+order's result (``confirm_submitted``) after, so a crash at any point leaves ``submitting`` rows
+that the next run settles by looking their keys up at the warehouse (``lookup_many``) before
+anything is sent again.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import typing as t
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 
@@ -21,6 +23,7 @@ from target_fulfillment.backends.base import (
     Backend,
     BackendError,
     OrderLockedError,
+    Submission,
 )
 from target_fulfillment.bigcartel import (
     BigCartelWriter,
@@ -30,6 +33,7 @@ from target_fulfillment.bigcartel import (
     WriteBackError,
 )
 from target_fulfillment.domain import FulfillmentOrder, RemoteOrder, Shipment, order_key
+from target_fulfillment.ledger import Claim
 from target_fulfillment.orders import (
     CatalogProduct,
     Hold,
@@ -46,6 +50,19 @@ if t.TYPE_CHECKING:
 
 Record = dict[str, t.Any]
 FINISHED = frozenset({"shipped", "written_back", "cancelled"})
+
+
+@dataclass(frozen=True)
+class _Send:
+    """An order decided to be sent, with its ledger row as it was before the claim."""
+
+    order: FulfillmentOrder
+    entry: OrderEntry | None
+    payload_hash: str
+
+    @property
+    def update(self) -> bool:
+        return self.entry is not None and self.entry.state == "submitted"
 
 
 @dataclass(frozen=True)
@@ -94,18 +111,24 @@ class Fulfillment:
     # Settling interrupted submits
 
     def reconcile(self) -> None:
-        """Settle the ``submitting`` rows of gone workers by asking the warehouse for the key.
+        """Settle the ``submitting`` rows of gone workers by asking the warehouse for their keys,
+        all in one ``lookup_many``.
 
         Rows of workers still running are theirs (``Ledger.in_doubt``): settling one while its
         request is in flight would send the order twice or fail an order the warehouse has.
         """
-        for entry in self.ledger.in_doubt(self.backend.name):
-            where = entry.order_key
-            try:
-                remote = self.backend.lookup(entry.order_key)
-            except BackendError as error:
-                self.summary.count("failed", where, f"still in doubt, lookup failed: {error}")
-                continue
+        entries = self.ledger.in_doubt(self.backend.name)
+        if not entries:
+            return
+        try:
+            found = self.backend.lookup_many([entry.order_key for entry in entries])
+        except BackendError as error:
+            for entry in entries:
+                note = f"still in doubt, lookup failed: {error}"
+                self.summary.count("failed", entry.order_key, note)
+            return
+        for entry in entries:
+            remote = found.get(entry.order_key)
             if remote is None:
                 # Never reached the warehouse: back to failed, so it is evaluated and sent below.
                 self.ledger.fail(
@@ -128,24 +151,36 @@ class Fulfillment:
                 )
                 if was_update:
                     self.cache.flag_for_evaluation(entry.account_id, entry.order_id)
-                self.logger.info("%s: the warehouse had it; recorded as submitted", where)
+                self.logger.info("%s: the warehouse had it; recorded as submitted", entry.order_key)
 
     # Deciding and sending
 
     def evaluate(self) -> None:
         """Decide every order received since it was last looked at, every held order and every
-        order that failed before."""
+        order that failed before; send the ones to send in batches, ``max_concurrency`` at once."""
+        size = max(1, self.backend.batch_size)
         with ThreadPoolExecutor(max_workers=self.settings.max_concurrency) as pool:
             in_flight: set[Future[None]] = set()
-            for record in self._orders_to_evaluate():
-                job = self._decide_safely(record)
-                if job is None:
-                    continue
+            batch: list[_Send] = []
+
+            def flush() -> None:
+                nonlocal in_flight
                 if len(in_flight) >= 2 * self.settings.max_concurrency:
                     done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in done:
                         future.result()
-                in_flight.add(pool.submit(job))
+                in_flight.add(pool.submit(self._send_batch, list(batch)))
+                batch.clear()
+
+            for record in self._orders_to_evaluate():
+                send = self._decide_safely(record)
+                if send is None:
+                    continue
+                batch.append(send)
+                if len(batch) == size:
+                    flush()
+            if batch:
+                flush()
             for future in in_flight:
                 future.result()
 
@@ -160,7 +195,7 @@ class Fulfillment:
             if (str(record["account_id"]), str(record["id"])) not in seen:
                 yield record
 
-    def _decide_safely(self, record: Record) -> Callable[[], None] | None:
+    def _decide_safely(self, record: Record) -> _Send | None:
         """``_decide``, with an unexpected error kept at its order: recorded in the ledger as
         ``failed`` (retried every run) and reported, while the other orders go on."""
         try:
@@ -182,8 +217,8 @@ class Fulfillment:
             self.ledger.record_error(account_id, order_id, note)
         self.summary.count("failed", key, note)
 
-    def _decide(self, record: Record) -> Callable[[], None] | None:
-        """Apply the rules to one order; return the send job, if it is to be sent."""
+    def _decide(self, record: Record) -> _Send | None:
+        """Apply the rules to one order; what to send, if it is to be sent."""
         account_id, order_id = str(record["account_id"]), str(record["id"])
         key = order_key(account_id, order_id)
         entry = self.ledger.get(account_id, order_id)
@@ -225,7 +260,7 @@ class Fulfillment:
         if self.settings.dry_run:
             self.summary.count("updated" if state == "submitted" else "sent")
             return None
-        return lambda: self._send(result, entry, payload_hash)
+        return _Send(result, entry, payload_hash)
 
     def _product(self, account_id: str, product_id: str) -> CatalogProduct | None:
         product = self.ledger.product(account_id, product_id)
@@ -233,79 +268,131 @@ class Fulfillment:
             return None
         return CatalogProduct(product.description, product.options)
 
-    def _send(self, order: FulfillmentOrder, entry: OrderEntry | None, payload_hash: str) -> None:
-        """The two-phase submit of one order, on a pool thread.
+    def _send_batch(self, batch: list[_Send]) -> None:
+        """The two-phase submit of one batch, on a pool thread.
 
-        The order stays flagged for evaluation in the cache until the ledger holds its outcome,
+        Each order stays flagged for evaluation in the cache until the ledger holds its outcome,
         so a crash before the claim leaves it to the next run rather than losing it.
         """
         try:
-            self._submit(order, entry, payload_hash)
+            self._submit_batch(batch)
         except Exception as error:
-            # A claimed row stays ``submitting``: once this worker is gone, the next run settles
-            # it by lookup. An order not yet claimed is recorded ``failed``, to be tried again.
-            self._unexpected(order.account_id, order.order_id, "sending", error)
+            # Claimed rows stay ``submitting``: once this worker is gone, the next run settles
+            # them by lookup. Orders not yet claimed are recorded ``failed``, to be tried again.
+            for send in batch:
+                self._unexpected(send.order.account_id, send.order.order_id, "sending", error)
         finally:
-            self.cache.mark_evaluated(order.account_id, order.order_id)
+            for send in batch:
+                self.cache.mark_evaluated(send.order.account_id, send.order.order_id)
 
-    def _submit(self, order: FulfillmentOrder, entry: OrderEntry | None, payload_hash: str) -> None:
-        account_id, order_id, key = order.account_id, order.order_id, order.key
-        update = entry is not None and entry.state == "submitted"
-        if not self.ledger.claim(account_id, order_id, key, payload_hash, self.backend.name):
-            self.summary.count("skipped")
+    def _submit_batch(self, batch: list[_Send]) -> None:
+        claims = [
+            Claim(send.order.account_id, send.order.order_id, send.order.key, send.payload_hash)
+            for send in batch
+        ]
+        won = self.ledger.claim_many(claims, self.backend.name)
+        for send in batch:
+            if send.order.key not in won:
+                self.summary.count("skipped")
+        batch = [send for send in batch if send.order.key in won]
+        if not batch:
             return
+        doubt = ""
         try:
-            backend_order_id = self._backend_submit(order)
-        except OrderLockedError as error:
-            # The warehouse has the order and will not take changes: keep what it has.
-            previous_hash = (entry.payload_hash if entry else None) or payload_hash
-            remote = self.backend.lookup(key)
-            self.ledger.confirm_submitted(
-                account_id, order_id, remote.backend_order_id if remote else "", previous_hash
+            answers = self._backend_submit(
+                [
+                    Submission(send.order, send.entry.backend_order_id if send.entry else None)
+                    for send in batch
+                ]
             )
-            note = f"changed after the warehouse locked it, change not applied: {error}"
-            self.ledger.record_pending_change(account_id, order_id, note)
-            self.summary.count("reported", key, note)
-            return
         except AmbiguousSubmitError as error:
-            remote = self._lookup_quietly(key)
-            if remote is None:
-                self.summary.count("failed", key, f"in doubt, settled on the next run: {error}")
-                return
-            backend_order_id = remote.backend_order_id
+            answers, doubt = {}, str(error)
         except BackendError as error:
-            if update and entry is not None:
-                # The warehouse still holds the previous version, which will ship: keep the row
-                # submitted (so its shipment is collected) and report the change not applied.
-                self.ledger.confirm_submitted(
-                    account_id, order_id, entry.backend_order_id or "", entry.payload_hash or ""
-                )
-                note = f"update refused by the warehouse, previous version kept: {error}"
-                self.ledger.record_pending_change(account_id, order_id, note)
+            answers = {send.order.key: error for send in batch}
+        # One lookup for the keys in doubt and the locked ones (their warehouse id).
+        looked_up = [
+            send.order.key
+            for send in batch
+            if isinstance(answers.get(send.order.key), OrderLockedError | None)
+        ]
+        found = self._lookup_quietly(looked_up) if looked_up else {}
+        for send in batch:
+            try:
+                self._record_result(send, answers.get(send.order.key), found, doubt)
+            except Exception as error:
+                self._unexpected(send.order.account_id, send.order.order_id, "sending", error)
+
+    def _record_result(
+        self,
+        send: _Send,
+        result: str | BackendError | None,
+        found: Mapping[str, RemoteOrder],
+        doubt: str,
+    ) -> None:
+        """One order's outcome of its batch, in the ledger and the summary."""
+        order, entry = send.order, send.entry
+        account_id, order_id, key = order.account_id, order.order_id, order.key
+        if isinstance(result, str):
+            self.ledger.confirm_submitted(account_id, order_id, result, send.payload_hash)
+            self.summary.count("updated" if send.update else "sent")
+        elif result is None:
+            remote = found.get(key)
+            if remote is None:
+                note = f"in doubt, settled on the next run: {doubt or 'no result for it'}"
                 self.summary.count("failed", key, note)
                 return
-            self.ledger.fail(account_id, order_id, str(error))
-            self.summary.count("failed", key, str(error))
-            return
-        self.ledger.confirm_submitted(account_id, order_id, backend_order_id, payload_hash)
-        self.summary.count("updated" if update else "sent")
+            self.ledger.confirm_submitted(
+                account_id, order_id, remote.backend_order_id, send.payload_hash
+            )
+            self.summary.count("updated" if send.update else "sent")
+        elif isinstance(result, OrderLockedError):
+            # The warehouse has the order and will not take changes: keep what it has.
+            previous_hash = (entry.payload_hash if entry else None) or send.payload_hash
+            remote = found.get(key)
+            if remote is not None:
+                backend_order_id = remote.backend_order_id
+            else:
+                backend_order_id = (entry.backend_order_id if entry else None) or ""
+            self.ledger.confirm_submitted(account_id, order_id, backend_order_id, previous_hash)
+            note = f"changed after the warehouse locked it, change not applied: {result}"
+            self.ledger.record_pending_change(account_id, order_id, note)
+            self.summary.count("reported", key, note)
+        elif send.update and entry is not None:
+            # The warehouse still holds the previous version, which will ship: keep the row
+            # submitted (so its shipment is collected) and report the change not applied.
+            self.ledger.confirm_submitted(
+                account_id, order_id, entry.backend_order_id or "", entry.payload_hash or ""
+            )
+            note = f"update refused by the warehouse, previous version kept: {result}"
+            self.ledger.record_pending_change(account_id, order_id, note)
+            self.summary.count("failed", key, note)
+        else:
+            self.ledger.fail(account_id, order_id, str(result))
+            self.summary.count("failed", key, str(result))
 
-    def _backend_submit(self, order: FulfillmentOrder) -> str:
-        """``backend.submit``; an error the backend did not declare leaves it unknown whether
-        the order arrived, so it is handled as an ambiguous answer: looked up, never dropped."""
+    def _backend_submit(self, submissions: Sequence[Submission]) -> dict[str, str | BackendError]:
+        """``backend.submit_batch``; an error the backend did not declare leaves it unknown
+        whether the orders arrived, so it is handled as an ambiguous answer: looked up, never
+        dropped."""
         try:
-            return self.backend.submit(order)
+            return self.backend.submit_batch(submissions)
         except (AmbiguousSubmitError, BackendError):
             raise
         except Exception as error:
-            self.logger.error("%s: unexpected %s while submitting", order.key, type(error).__name__)
+            keys = ", ".join(submission.order.key for submission in submissions[:3])
+            self.logger.error(
+                "%s%s: unexpected %s while submitting",
+                keys,
+                f" and {len(submissions) - 3} more" if len(submissions) > 3 else "",
+                type(error).__name__,
+            )
             raise AmbiguousSubmitError(f"unexpected {type(error).__name__}: {error}") from error
 
-    def _lookup_quietly(self, key: str) -> RemoteOrder | None:
+    def _lookup_quietly(self, keys: Sequence[str]) -> dict[str, RemoteOrder]:
         try:
-            return self.backend.lookup(key)
+            return self.backend.lookup_many(keys)
         except (BackendError, AmbiguousSubmitError):
-            return None
+            return {}
 
     def _void(self, record: Record, entry: OrderEntry | None) -> None:
         """A failed or invalid payment: cancel what was sent, drop what was not."""

@@ -45,7 +45,7 @@ exact; times are ISO-8601 with an offset; ``null`` where Big Cartel has nothing:
     }
 
 A new file with the same key replaces the order while it waits; once the warehouse has collected
-it the exchange has no update channel, and updates raise ``OrderLockedError``.
+it the exchange has no update channel, and updates are refused with ``OrderLockedError``.
 
 Cancellation request, format ``bigcartel-fulfillment/cancel@1``, written only for an order
 already collected (one still waiting is simply taken back)::
@@ -74,17 +74,14 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bigcartel_core import timestamps
 from bigcartel_core.timestamps import as_utc
-from target_fulfillment.backends.base import (
-    BackendError,
-    OrderLockedError,
-)
+from target_fulfillment.backends.base import BackendError, OrderLockedError, Submission
 from target_fulfillment.domain import (
     FulfillmentOrder,
     RemoteOrder,
@@ -125,6 +122,8 @@ class FileBackend:
     """
 
     name = "file"
+    #: Orders placed per ``submit_batch``: the directory fsyncs are shared by a batch.
+    batch_size = 100
 
     def __init__(self, outbox_dir: str | os.PathLike[str], inbox_dir: str | os.PathLike[str]):
         self.outbox = Path(outbox_dir)
@@ -139,38 +138,81 @@ class FileBackend:
     def __repr__(self) -> str:
         return f"FileBackend(outbox={str(self.outbox)!r}, inbox={str(self.inbox)!r})"
 
-    def submit(self, order: FulfillmentOrder) -> str:
-        """Place the order file, or replace the one still waiting; the key is the backend id."""
-        paths = self._paths(order.key)
-        data = _dump(order_document(order))
-        with self._lock:
-            self._complete(paths, new_order=False)
-            if paths.record.exists() and not paths.placed.exists():
-                raise OrderLockedError(
-                    f"{order.key}: {self._gone(paths)}; the file exchange cannot update it"
-                )
-            _write_atomic(paths.staged, data)
-            _write_atomic(paths.next, data)
-            if not self._complete(paths, new_order=True):
-                raise OrderLockedError(
-                    f"{order.key}: collected by the warehouse while it was being updated;"
-                    " the warehouse has the previous version"
-                )
-        return order.key
+    def submit_batch(self, submissions: Sequence[Submission]) -> dict[str, str | BackendError]:
+        """Place each order file, or replace the one still waiting; the key is the backend id.
 
-    def lookup(self, key: str) -> RemoteOrder | None:
-        """What became of an order handed over, even after the warehouse collected it."""
-        paths = self._paths(key)
+        The batch goes through the steps of ``_complete`` together, each step's names made
+        durable (one directory fsync) before the next step starts, so a crash leaves every
+        order's files in a state ``_complete`` settles, as for a single order. The cost kept:
+        two file fsyncs per order (its two copies); the directory fsyncs are per batch.
+        """
+        answers: dict[str, str | BackendError] = {}
+        batch: list[tuple[str, _Paths, bytes]] = []
         with self._lock:
-            self._complete(paths, new_order=False)
-            if not paths.record.exists():
-                return None
-            status: RemoteStatus = "open"
-            if self._shipped(key):
-                status = "shipped"
-            elif paths.withdrawn.exists() or paths.cancel_request.exists():
-                status = "cancelled"
-        return RemoteOrder(key=key, backend_order_id=key, status=status)
+            for submission in submissions:
+                key = submission.order.key
+                try:
+                    paths = self._paths(key)
+                except BackendError as error:
+                    answers[key] = error
+                    continue
+                self._complete(paths, new_order=False)
+                if paths.record.exists() and not paths.placed.exists():
+                    answers[key] = OrderLockedError(
+                        f"{key}: {self._gone(paths)}; the file exchange cannot update it"
+                    )
+                    continue
+                batch.append((key, paths, _dump(order_document(submission.order))))
+            if not batch:
+                return answers
+            # staged before next: "next without staged" means placed (see _complete).
+            _write_all([(paths.staged, data) for _, paths, data in batch], self._sent)
+            _write_all([(paths.next, data) for _, paths, data in batch], self._sent)
+            placing, updates = [], False
+            for key, paths, _ in batch:
+                # An update first takes the waiting version out; gone means collected.
+                if paths.record.exists():
+                    updates = True
+                    if not _rename(paths.placed, paths.claimed):
+                        _unlink(paths.next, paths.staged)
+                        answers[key] = OrderLockedError(
+                            f"{key}: collected by the warehouse while it was being updated;"
+                            " the warehouse has the previous version"
+                        )
+                        continue
+                placing.append((key, paths))
+            if updates:
+                _fsync_dir(self.outbox, self._sent)
+            for _, paths in placing:
+                _rename(paths.staged, paths.placed)
+            _fsync_dir(self.outbox, self._sent)
+            for _, paths in placing:
+                _rename(paths.next, paths.record)
+            _fsync_dir(self._sent)
+            for key, paths in placing:
+                answers[key] = key
+                if updates:
+                    paths.claimed.unlink(missing_ok=True)
+            if updates:
+                _fsync_dir(self._sent)
+        return answers
+
+    def lookup_many(self, keys: Sequence[str]) -> dict[str, RemoteOrder]:
+        """What became of the orders handed over, even after the warehouse collected them."""
+        found = {}
+        with self._lock:
+            for key in keys:
+                paths = self._paths(key)
+                self._complete(paths, new_order=False)
+                if not paths.record.exists():
+                    continue
+                status: RemoteStatus = "open"
+                if self._shipped(key):
+                    status = "shipped"
+                elif paths.withdrawn.exists() or paths.cancel_request.exists():
+                    status = "cancelled"
+                found[key] = RemoteOrder(key=key, backend_order_id=key, status=status)
+        return found
 
     def cancel(self, key: str) -> bool:
         """Take back a waiting order (True), or ask the warehouse to cancel a collected one.
@@ -248,7 +290,8 @@ class FileBackend:
         """Carry a staged version into the outbox and the record; False when it was undone."""
         if paths.staged.exists():
             if not (paths.next.exists() and self._take_slot(paths, new_order=new_order)):
-                _unlink(paths.staged, paths.next)
+                # next first: "next without staged" would read as placed.
+                _unlink(paths.next, paths.staged)
                 return False
             _move(paths.staged, paths.placed)
         if paths.next.exists():
@@ -393,34 +436,46 @@ def _dump(document: Mapping[str, Any]) -> bytes:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``path`` so it never exists half-written and survives a power cut.
+    """Write ``path`` so it never exists half-written and survives a power cut."""
+    _write_all([(path, data)], path.parent)
 
-    The temporary name is hidden and ends in ``.tmp``, so the warehouse skips it. ``open(x)``
-    rather than ``mkstemp``: the file gets the umask's permissions, not 0600, which a
+
+def _write_all(files: list[tuple[Path, bytes]], folder: Path) -> None:
+    """Write files of ``folder`` whole and durably, their names made durable by one fsync.
+
+    The temporary names are hidden and end in ``.tmp``, so the warehouse skips them.
+    ``open(x)`` rather than ``mkstemp``: a file gets the umask's permissions, not 0600, which a
     warehouse's own login could not read.
     """
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temp, "xb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    for path, data in files:
+        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(temp, "xb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+    if files:
+        _fsync_dir(folder)
 
 
 def _move(source: Path, target: Path) -> bool:
     """Rename atomically and durably; False when ``source`` is gone (the warehouse took it)."""
+    if not _rename(source, target):
+        return False
+    _fsync_dir(target.parent, source.parent)
+    return True
+
+
+def _rename(source: Path, target: Path) -> bool:
+    """Rename atomically, not yet durably; False when ``source`` is gone."""
     try:
         os.replace(source, target)
     except FileNotFoundError:
         return False
-    _fsync_dir(target.parent)
-    if source.parent != target.parent:
-        _fsync_dir(source.parent)
     return True
 
 
@@ -431,12 +486,13 @@ def _unlink(*paths: Path) -> None:
             _fsync_dir(path.parent)
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make new, renamed and removed names in ``folder`` durable, not only the file contents."""
+def _fsync_dir(*folders: Path) -> None:
+    """Make new, renamed and removed names in these folders durable, not only file contents."""
     if os.name == "nt":  # Windows cannot open a directory to fsync it.
         return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    for folder in dict.fromkeys(folders):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)

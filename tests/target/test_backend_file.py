@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from backend_calls import lookup_one, submit_one
 
 from target_fulfillment.backends import (
     BackendError,
@@ -22,6 +23,7 @@ from target_fulfillment.backends import (
     make_backend,
 )
 from target_fulfillment.backends import file as file_backend
+from target_fulfillment.backends.base import Submission
 from target_fulfillment.domain import (
     Address,
     FulfillmentOrder,
@@ -108,7 +110,7 @@ def outbox_document(backend: FileBackend, key: str) -> dict[str, Any]:
 def test_submit_writes_the_documented_order_file(backend: FileBackend) -> None:
     order = make_order()
 
-    assert backend.submit(order) == order.key
+    assert submit_one(backend, order) == order.key
 
     address = {
         "name": "Ada Buyer",
@@ -162,7 +164,7 @@ def test_decimals_are_written_exactly(backend: FileBackend) -> None:
         amount_paid=Decimal("12345678901234567.89"),
         shipping_amount=Decimal("1E+2"),
     )
-    backend.submit(order)
+    submit_one(backend, order)
 
     document = outbox_document(backend, order.key)
     assert document["amount_paid"] == "12345678901234567.89"
@@ -172,7 +174,7 @@ def test_decimals_are_written_exactly(backend: FileBackend) -> None:
 
 def test_naive_times_are_written_as_utc(backend: FileBackend) -> None:
     order = make_order(order_date=dt.datetime(2024, 5, 1, 10, 0), payment_date=None)
-    backend.submit(order)
+    submit_one(backend, order)
 
     document = outbox_document(backend, order.key)
     assert document["order_date"] == "2024-05-01T10:00:00+00:00"
@@ -209,8 +211,8 @@ def test_order_files_appear_only_whole(backend: FileBackend) -> None:
     watcher.start()
     try:
         for order in orders:
-            backend.submit(order)
-            backend.submit(moved(order))
+            submit_one(backend, order)
+            submit_one(backend, moved(order))
     finally:
         done.set()
         watcher.join()
@@ -231,8 +233,8 @@ def test_temporary_names_are_hidden(backend: FileBackend, monkeypatch: pytest.Mo
         replace(source, target)
 
     monkeypatch.setattr(os, "replace", record)
-    backend.submit(make_order())
-    backend.submit(moved(make_order()))
+    submit_one(backend, make_order())
+    submit_one(backend, moved(make_order()))
     collect(backend, make_order().key)
     backend.cancel(make_order().key)  # writes a cancellation request
 
@@ -244,22 +246,22 @@ def test_temporary_names_are_hidden(backend: FileBackend, monkeypatch: pytest.Mo
 
 def test_update_before_collection_rewrites_the_file(backend: FileBackend) -> None:
     order = make_order()
-    backend.submit(order)
+    submit_one(backend, order)
 
-    assert backend.submit(moved(order)) == order.key
+    assert submit_one(backend, moved(order)) == order.key
 
     assert outbox_document(backend, order.key)["ship_to"]["street1"] == "9 Elm St"
     assert sent_document(backend, order.key)["ship_to"]["street1"] == "9 Elm St"
-    assert backend.lookup(order.key) == RemoteOrder(order.key, order.key, "open")
+    assert lookup_one(backend, order.key) == RemoteOrder(order.key, order.key, "open")
 
 
 def test_update_after_collection_is_locked(backend: FileBackend) -> None:
     order = make_order()
-    backend.submit(order)
+    submit_one(backend, order)
     collect(backend, order.key)
 
     with pytest.raises(OrderLockedError, match="collected by the warehouse"):
-        backend.submit(moved(order))
+        submit_one(backend, moved(order))
 
     assert not (backend.outbox / f"{order.key}.json").exists()
     assert sent_document(backend, order.key)["ship_to"]["street1"] == "1 Main St"
@@ -271,18 +273,18 @@ def test_an_order_collected_while_it_is_updated_is_not_put_back(
 ) -> None:
     """The warehouse takes the file between the update's check and its rename: no second copy."""
     order = make_order()
-    backend.submit(order)
-    write_atomic = file_backend._write_atomic
+    submit_one(backend, order)
+    write_all = file_backend._write_all
 
-    def write_then_collect(path: Path, data: bytes) -> None:
-        write_atomic(path, data)
-        if path.name.endswith(".next.json"):
+    def write_then_collect(files: list[tuple[Path, bytes]], folder: Path) -> None:
+        write_all(files, folder)
+        if any(path.name.endswith(".next.json") for path, _ in files):
             collect(backend, order.key)
 
-    monkeypatch.setattr(file_backend, "_write_atomic", write_then_collect)
+    monkeypatch.setattr(file_backend, "_write_all", write_then_collect)
 
     with pytest.raises(OrderLockedError, match="collected by the warehouse while it was being"):
-        backend.submit(moved(order))
+        submit_one(backend, moved(order))
 
     assert sorted(os.listdir(backend.outbox)) == [".sent"]
     assert sorted(os.listdir(backend.outbox / ".sent")) == [f"{order.key}.json"]
@@ -291,9 +293,9 @@ def test_an_order_collected_while_it_is_updated_is_not_put_back(
 
 def test_a_key_that_cannot_be_a_file_name_is_refused(backend: FileBackend) -> None:
     with pytest.raises(BackendError, match="file name"):
-        backend.submit(make_order(key="bigcartel-123-../../etc"))
+        submit_one(backend, make_order(key="bigcartel-123-../../etc"))
     with pytest.raises(BackendError, match="file name"):
-        backend.lookup(".hidden")
+        lookup_one(backend, ".hidden")
 
 
 # Looking up
@@ -301,19 +303,21 @@ def test_a_key_that_cannot_be_a_file_name_is_refused(backend: FileBackend) -> No
 
 def test_lookup_follows_the_order(backend: FileBackend) -> None:
     order = make_order()
-    assert backend.lookup(order.key) is None
+    assert lookup_one(backend, order.key) is None
 
-    backend.submit(order)
-    assert backend.lookup(order.key) == RemoteOrder(order.key, order.key, "open")
+    submit_one(backend, order)
+    assert lookup_one(backend, order.key) == RemoteOrder(order.key, order.key, "open")
 
     collect(backend, order.key)
-    assert backend.lookup(order.key) == RemoteOrder(order.key, order.key, "open")
+    assert lookup_one(backend, order.key) == RemoteOrder(order.key, order.key, "open")
 
     drop_confirmation(backend, "ship-1.json", confirmation(order.key))
     (shipment,) = backend.shipments(None)
     backend.acknowledge(shipment)
-    assert backend.lookup(order.key) == RemoteOrder(order.key, order.key, "shipped")
-    assert backend.lookup("bigcartel-123-ABCD-100") is None  # a key that is a prefix of another
+    assert lookup_one(backend, order.key) == RemoteOrder(order.key, order.key, "shipped")
+    assert (
+        lookup_one(backend, "bigcartel-123-ABCD-100") is None
+    )  # a key that is a prefix of another
 
 
 # Confirmations
@@ -426,21 +430,21 @@ def test_a_malformed_confirmation_is_rejected_with_a_note(
 
 def test_cancel_before_collection_takes_the_order_back(backend: FileBackend) -> None:
     order = make_order()
-    backend.submit(order)
+    submit_one(backend, order)
 
     assert backend.cancel(order.key) is True
 
     assert sorted(os.listdir(backend.outbox)) == [".sent"]
-    assert backend.lookup(order.key) == RemoteOrder(order.key, order.key, "cancelled")
+    assert lookup_one(backend, order.key) == RemoteOrder(order.key, order.key, "cancelled")
     assert backend.cancel(order.key) is True
     with pytest.raises(OrderLockedError, match="cancelled before the warehouse collected it"):
-        backend.submit(order)
+        submit_one(backend, order)
     assert sorted(os.listdir(backend.outbox)) == [".sent"]
 
 
 def test_cancel_after_collection_requests_it(backend: FileBackend) -> None:
     order = make_order()
-    backend.submit(order)
+    submit_one(backend, order)
     collect(backend, order.key)
 
     assert backend.cancel(order.key) is False
@@ -454,17 +458,17 @@ def test_cancel_after_collection_requests_it(backend: FileBackend) -> None:
         "account_id": "123",
         "order_id": "ABCD-1001",
     }
-    assert backend.lookup(order.key) == RemoteOrder(order.key, order.key, "cancelled")
+    assert lookup_one(backend, order.key) == RemoteOrder(order.key, order.key, "cancelled")
     before = request_path.read_bytes()
     assert backend.cancel(order.key) is False
     assert request_path.read_bytes() == before
     with pytest.raises(OrderLockedError, match="a cancellation was requested"):
-        backend.submit(order)
+        submit_one(backend, order)
 
 
 def test_no_cancel_request_for_a_shipped_order(backend: FileBackend) -> None:
     order = make_order()
-    backend.submit(order)
+    submit_one(backend, order)
     collect(backend, order.key)
     drop_confirmation(backend, "ship.json", confirmation(order.key))
     for shipment in backend.shipments(None):
@@ -472,7 +476,7 @@ def test_no_cancel_request_for_a_shipped_order(backend: FileBackend) -> None:
 
     assert backend.cancel(order.key) is False
     assert sorted(os.listdir(backend.outbox)) == [".sent"]
-    assert backend.lookup(order.key) == RemoteOrder(order.key, order.key, "shipped")
+    assert lookup_one(backend, order.key) == RemoteOrder(order.key, order.key, "shipped")
 
 
 def test_cancel_of_an_order_never_sent(backend: FileBackend) -> None:
@@ -509,7 +513,7 @@ def submit_crashing(
     """Submit, crashing at the ``number``-th rename; whether the crash happened."""
     renames = crash_at_rename(monkeypatch, number)
     try:
-        backend.submit(order)
+        submit_one(backend, order)
     except Crash:
         return True
     finally:
@@ -529,7 +533,7 @@ def test_a_crash_during_a_new_submit_leaves_a_consistent_state(
         crashed = submit_crashing(FileBackend(outbox, inbox), order, monkeypatch, number)
 
         restarted = FileBackend(outbox, inbox)
-        remote = restarted.lookup(order.key)
+        remote = lookup_one(restarted, order.key)
         placed = outbox / f"{order.key}.json"
         if remote is None:
             assert not placed.exists()
@@ -551,11 +555,11 @@ def test_a_crash_during_an_update_leaves_one_version(
     versions = []
     for number in range(1, 10):
         outbox, inbox = tmp_path / str(number) / "outbox", tmp_path / str(number) / "inbox"
-        FileBackend(outbox, inbox).submit(order)
+        submit_one(FileBackend(outbox, inbox), order)
         crashed = submit_crashing(FileBackend(outbox, inbox), moved(order), monkeypatch, number)
 
         restarted = FileBackend(outbox, inbox)
-        assert restarted.lookup(order.key) == RemoteOrder(order.key, order.key, "open")
+        assert lookup_one(restarted, order.key) == RemoteOrder(order.key, order.key, "open")
         placed = outbox_document(restarted, order.key)
         assert placed == sent_document(restarted, order.key)
         assert sorted(os.listdir(outbox / ".sent")) == [f"{order.key}.json"]
@@ -571,15 +575,99 @@ def test_an_update_crashed_before_placing_is_undone_if_the_warehouse_collected_m
 ) -> None:
     order = make_order()
     backend = FileBackend(tmp_path / "outbox", tmp_path / "inbox")
-    backend.submit(order)
+    submit_one(backend, order)
     assert submit_crashing(backend, moved(order), monkeypatch, 3)  # staged, not yet claimed
     collect(backend, order.key)
 
     restarted = FileBackend(tmp_path / "outbox", tmp_path / "inbox")
-    assert restarted.lookup(order.key) == RemoteOrder(order.key, order.key, "open")
+    assert lookup_one(restarted, order.key) == RemoteOrder(order.key, order.key, "open")
     assert sorted(os.listdir(restarted.outbox)) == [".sent"]
     assert sent_document(restarted, order.key)["ship_to"]["street1"] == "1 Main St"
     assert sorted(os.listdir(restarted.outbox / ".sent")) == [f"{order.key}.json"]
+
+
+# Batches
+
+
+def test_a_batch_answers_each_order_alone(backend: FileBackend) -> None:
+    waiting, collected, new = make_order("A-1"), make_order("B-2"), make_order("C-3")
+    for order in (waiting, collected):
+        submit_one(backend, order)
+    collect(backend, collected.key)
+    bad = make_order(key="bigcartel-123-../../etc")
+
+    answer = backend.submit_batch(
+        [Submission(moved(waiting)), Submission(moved(collected)), Submission(new), Submission(bad)]
+    )
+
+    assert answer[waiting.key] == waiting.key and answer[new.key] == new.key
+    assert isinstance(answer[collected.key], OrderLockedError)
+    assert isinstance(answer[bad.key], BackendError) and "file name" in str(answer[bad.key])
+    assert outbox_document(backend, waiting.key)["ship_to"]["street1"] == "9 Elm St"
+    assert sent_document(backend, collected.key)["ship_to"]["street1"] == "1 Main St"
+    assert backend.lookup_many([waiting.key, collected.key, new.key, "bigcartel-123-Z-9"]) == {
+        key: RemoteOrder(key, key, "open") for key in (waiting.key, collected.key, new.key)
+    }
+    assert sorted(os.listdir(backend.outbox / ".sent")) == sorted(
+        f"{order.key}.json" for order in (waiting, collected, new)
+    )
+
+
+def test_a_batch_shares_its_directory_fsyncs(
+    backend: FileBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two file fsyncs per order (its two copies), and a handful of directory fsyncs per batch
+    instead of five per order."""
+    fsyncs = []
+    fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: fsyncs.append(fd) or fsync(fd))
+    submit_one(backend, make_order("ONE-1"))
+    one = len(fsyncs)
+    fsyncs.clear()
+
+    orders = [make_order(f"B-{n}") for n in range(100)]
+    answer = backend.submit_batch([Submission(order) for order in orders])
+
+    assert answer == {order.key: order.key for order in orders}
+    assert one == 7
+    assert 200 <= len(fsyncs) <= 200 + 6
+
+
+def test_a_crash_during_a_batch_leaves_every_order_consistent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wherever a batch of new orders and updates stops, each order's outbox file and record
+    agree, and an order is either placed whole or not at all."""
+    waiting, new, other = make_order("A-1"), make_order("B-2"), make_order("C-3")
+    for number in range(1, 20):
+        outbox, inbox = tmp_path / str(number) / "outbox", tmp_path / str(number) / "inbox"
+        submit_one(FileBackend(outbox, inbox), waiting)
+        renames = crash_at_rename(monkeypatch, number)
+        crashed = False
+        try:
+            FileBackend(outbox, inbox).submit_batch(
+                [Submission(moved(waiting)), Submission(new), Submission(other)]
+            )
+        except Crash:
+            crashed = True
+        finally:
+            monkeypatch.undo()
+
+        restarted = FileBackend(outbox, inbox)
+        found = restarted.lookup_many([waiting.key, new.key, other.key])
+        assert waiting.key in found
+        for key in (waiting.key, new.key, other.key):
+            placed = outbox / f"{key}.json"
+            if key in found:
+                assert placed.read_bytes() == (outbox / ".sent" / f"{key}.json").read_bytes()
+            else:
+                assert not placed.exists()
+        assert sorted(os.listdir(outbox / ".sent")) == sorted(f"{key}.json" for key in found)
+        if not crashed:
+            assert renames() < number and len(found) == 3
+            break
+    else:
+        pytest.fail("the batch never finished")
 
 
 # The payload hash

@@ -15,10 +15,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
 import requests
+from backend_calls import lookup_one, submit_one
 
 from bigcartel_core.version import PROJECT_URL, package_version
 from shipstation_sandbox import ShipStationSandbox
@@ -29,6 +31,7 @@ from target_fulfillment.backends import (
     ShipStationBackend,
     make_backend,
 )
+from target_fulfillment.backends.base import Submission
 from target_fulfillment.backends.shipstation import mapping, v1
 from target_fulfillment.domain import (
     Address,
@@ -221,7 +224,7 @@ def test_submit_creates_the_order_with_shipstation_fields(
         }
     )
 
-    order_id = backend.submit(make_order())
+    order_id = submit_one(backend, make_order())
 
     (stored,) = sandbox.store.orders()
     assert order_id == str(stored["orderId"])
@@ -296,9 +299,9 @@ def test_resubmit_updates_the_same_order(
     sandbox: ShipStationSandbox, backend: ShipStationBackend
 ) -> None:
     order = make_order()
-    first = backend.submit(order)
+    first = submit_one(backend, order)
 
-    assert backend.submit(moved(order)) == first
+    assert submit_one(backend, moved(order)) == first
 
     (stored,) = sandbox.store.orders()
     assert stored["shipTo"]["street1"] == "9 Elm St"
@@ -309,11 +312,11 @@ def test_an_order_finished_at_shipstation_is_locked(
     sandbox: ShipStationSandbox, backend: ShipStationBackend, finish: str, status: str
 ) -> None:
     order = make_order()
-    backend.submit(order)
+    submit_one(backend, order)
     getattr(sandbox.store, finish)(order.key)
 
     with pytest.raises(OrderLockedError, match=f"is {status} at ShipStation") as caught:
-        backend.submit(moved(order))
+        submit_one(backend, moved(order))
 
     assert "can no longer be updated" in str(caught.value)  # the API's own words
     (stored,) = sandbox.store.orders()
@@ -322,13 +325,12 @@ def test_an_order_finished_at_shipstation_is_locked(
 
 def test_a_refused_order_carries_the_api_message(backend: ShipStationBackend) -> None:
     with pytest.raises(BackendError) as caught:
-        backend.submit(make_order(order_id=""))
+        submit_one(backend, make_order(order_id=""))
 
     assert type(caught.value) is BackendError
-    assert "answered 400" in str(caught.value)
-    assert "The request is invalid. (orderNumber: The orderNumber field is required.)" in str(
-        caught.value
-    )
+    # A per-order result of createorders (not a 400 of the whole request), in the API's words.
+    assert "ShipStation refused bigcartel-123-: The request is invalid." in str(caught.value)
+    assert "orderNumber: The orderNumber field is required." in str(caught.value)
 
 
 def test_wrong_credentials_name_the_settings_and_never_the_secrets(
@@ -341,9 +343,9 @@ def test_wrong_credentials_name_the_settings_and_never_the_secrets(
 
     with caplog.at_level(logging.DEBUG):
         with pytest.raises(BackendError) as submitted:
-            backend.submit(make_order())
+            submit_one(backend, make_order())
         with pytest.raises(BackendError) as looked_up:
-            backend.lookup(make_order().key)
+            lookup_one(backend, make_order().key)
 
     for error in (submitted.value, looked_up.value):
         message = str(error)
@@ -367,7 +369,7 @@ def test_a_429_waits_for_the_reset_and_retries(
     for _ in range(2):  # another client spends the budget
         requests.get(f"{sandbox.url}/orders", auth=(API_KEY, API_SECRET), timeout=5)
 
-    backend.submit(make_order())
+    submit_one(backend, make_order())
 
     assert [entry["status"] for entry in sandbox.requests] == [200, 200, 429, 200]
     assert len(sandbox.store.orders()) == 1
@@ -383,7 +385,7 @@ def test_requests_pause_when_the_budget_is_spent(
     backend = connect(sandbox, rate_limit_max_wait=0.4, sleep=waits)
 
     for number in range(3):
-        backend.submit(make_order(f"ORDER-{number}"))
+        submit_one(backend, make_order(f"ORDER-{number}"))
 
     assert [entry["status"] for entry in sandbox.requests] == [200, 200, 200]
     assert len(waits) == 1  # before the third request: the second answer said 0 remaining
@@ -399,7 +401,7 @@ def test_a_429_that_persists_is_an_error(
     requests.get(f"{sandbox.url}/orders", auth=(API_KEY, API_SECRET), timeout=5)
 
     with pytest.raises(BackendError, match="answered 429: Too Many Requests"):
-        backend.submit(make_order())
+        submit_one(backend, make_order())
 
     assert [entry["status"] for entry in sandbox.requests] == [200, 429, 429, 429]
     assert waits == [pytest.approx(0.01, abs=0.01)] * 2
@@ -408,25 +410,25 @@ def test_a_429_that_persists_is_an_error(
 
 def test_server_errors_of_reads_are_retried(backend: ShipStationBackend, tap: Tap) -> None:
     order = make_order()
-    backend.submit(order)
+    submit_one(backend, order)
     tap.fail("/orders", 502, 503, 500)
 
-    assert backend.lookup(order.key) is not None
+    assert lookup_one(backend, order.key) is not None
     assert tap.calls["/orders"] == 4
 
     tap.fail("/orders", *[500] * 6)
     with pytest.raises(BackendError, match="GET /orders answered 500: injected failure"):
-        backend.lookup(order.key)
+        lookup_one(backend, order.key)
 
 
 def test_a_503_of_createorder_is_retried(
     sandbox: ShipStationSandbox, backend: ShipStationBackend, tap: Tap
 ) -> None:
-    tap.fail("/orders/createorder", 503)
+    tap.fail("/orders/createorders", 503)
 
-    backend.submit(make_order())
+    submit_one(backend, make_order())
 
-    assert tap.calls["/orders/createorder"] == 2
+    assert tap.calls["/orders/createorders"] == 2
     assert len(sandbox.store.orders()) == 1
 
 
@@ -434,12 +436,12 @@ def test_a_503_of_createorder_is_retried(
 def test_other_server_errors_of_createorder_are_ambiguous_and_not_retried(
     backend: ShipStationBackend, tap: Tap, status: int
 ) -> None:
-    tap.fail("/orders/createorder", status)
+    tap.fail("/orders/createorders", status)
 
     with pytest.raises(AmbiguousSubmitError, match=f"answered {status}.*may exist"):
-        backend.submit(make_order())
+        submit_one(backend, make_order())
 
-    assert tap.calls["/orders/createorder"] == 1
+    assert tap.calls["/orders/createorders"] == 1
 
 
 @pytest.mark.parametrize("hang_seconds", [30.0, 0.0], ids=["timeout", "dropped"])
@@ -455,11 +457,11 @@ def test_a_lost_createorder_answer_is_ambiguous_and_not_retried(
     sandbox.store.timeout_next_create(1)
 
     with pytest.raises(AmbiguousSubmitError, match="may exist"):
-        backend.submit(order)
+        submit_one(backend, order)
 
-    assert tap.calls["/orders/createorder"] == 1
+    assert tap.calls["/orders/createorders"] == 1
     (stored,) = sandbox.store.orders()
-    assert backend.lookup(order.key) == RemoteOrder(order.key, str(stored["orderId"]), "open")
+    assert lookup_one(backend, order.key) == RemoteOrder(order.key, str(stored["orderId"]), "open")
 
 
 def test_a_refused_connection_is_a_definite_failure() -> None:
@@ -471,8 +473,8 @@ def test_a_refused_connection_is_a_definite_failure() -> None:
         API_KEY, API_SECRET, api_url=f"http://127.0.0.1:{port}", backoff_factor=0, max_retries=1
     )
 
-    with pytest.raises(BackendError, match="createorder for bigcartel-123-ABCD-1001 failed"):
-        backend.submit(make_order())
+    with pytest.raises(BackendError, match="createorders for bigcartel-123-ABCD-1001 failed"):
+        submit_one(backend, make_order())
     backend.close()
 
 
@@ -483,8 +485,8 @@ def test_concurrent_submits_each_land_once(
     same = make_order("SAME-1")
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        ids = list(pool.map(backend.submit, orders))
-        same_ids = set(pool.map(backend.submit, [same] * 16))
+        ids = list(pool.map(partial(submit_one, backend), orders))
+        same_ids = set(pool.map(partial(submit_one, backend), [same] * 16))
 
     stored = {order["orderKey"]: str(order["orderId"]) for order in sandbox.store.orders()}
     assert len(sandbox.store.orders()) == 41
@@ -524,11 +526,11 @@ def test_lookup_matches_the_key_exactly(
     # Another store's order with the same number, and one whose number starts with ours.
     create_raw(sandbox, orderNumber="ABCD-1001", orderKey="shopify-77-ABCD-1001")
     create_raw(sandbox, orderNumber="ABCD-10010", orderKey="bigcartel-123-ABCD-10010")
-    assert backend.lookup(order.key) is None
+    assert lookup_one(backend, order.key) is None
 
-    order_id = backend.submit(order)
+    order_id = submit_one(backend, order)
 
-    assert backend.lookup(order.key) == RemoteOrder(order.key, order_id, "open")
+    assert lookup_one(backend, order.key) == RemoteOrder(order.key, order_id, "open")
 
 
 @pytest.mark.parametrize(
@@ -539,11 +541,11 @@ def test_lookup_maps_the_status(
     sandbox: ShipStationSandbox, backend: ShipStationBackend, finish: str | None, status: str
 ) -> None:
     order = make_order()
-    backend.submit(order)
+    submit_one(backend, order)
     if finish:
         getattr(sandbox.store, finish)(order.key)
 
-    remote = backend.lookup(order.key)
+    remote = lookup_one(backend, order.key)
 
     assert remote is not None and remote.status == status
 
@@ -554,7 +556,7 @@ def test_other_open_statuses_are_open(
 ) -> None:
     create_raw(sandbox, orderNumber="ABCD-1001", orderKey=make_order().key, orderStatus=held)
 
-    remote = backend.lookup(make_order().key)
+    remote = lookup_one(backend, make_order().key)
 
     assert remote is not None and remote.status == "open"
 
@@ -565,10 +567,10 @@ def test_lookup_reads_every_page(
     monkeypatch.setattr(v1, "PAGE_SIZE", 2)
     for number in range(5):
         create_raw(sandbox, orderNumber="ABCD-1001", orderKey=f"other-{number}")
-    order_id = backend.submit(make_order())
+    order_id = submit_one(backend, make_order())
     sandbox.clear_requests()
 
-    remote = backend.lookup(make_order().key)
+    remote = lookup_one(backend, make_order().key)
 
     assert remote == RemoteOrder(make_order().key, order_id, "open")
     assert [entry["query"]["page"] for entry in sandbox.requests] == ["1", "2", "3"]
@@ -576,7 +578,196 @@ def test_lookup_reads_every_page(
 
 def test_lookup_refuses_a_key_of_another_shape(backend: ShipStationBackend) -> None:
     with pytest.raises(ValueError, match="not a bigcartel-<account_id>-<order_id> key"):
-        backend.lookup("shopify-1-2")
+        lookup_one(backend, "shopify-1-2")
+
+
+# Batches
+
+
+def submissions(*orders: FulfillmentOrder) -> list[Submission]:
+    return [Submission(order) for order in orders]
+
+
+def test_a_batch_of_100_is_one_createorders_request(
+    sandbox: ShipStationSandbox, backend: ShipStationBackend, tap: Tap
+) -> None:
+    orders = [make_order(f"ORDER-{number}") for number in range(100)]
+
+    answer = backend.submit_batch(submissions(*orders))
+
+    assert backend.batch_size == 100
+    assert tap.calls == Counter({"/orders/createorders": 1})
+    stored = {order["orderKey"]: str(order["orderId"]) for order in sandbox.store.orders()}
+    assert answer == {order.key: stored[order.key] for order in orders}
+    (body,) = tap.bodies
+    assert [order["orderKey"] for order in json.loads(body)] == [order.key for order in orders]
+
+
+def test_a_batch_larger_than_the_api_takes_is_refused_before_any_request(
+    backend: ShipStationBackend, tap: Tap
+) -> None:
+    with pytest.raises(ValueError, match="at most 100"):
+        backend.submit_batch(submissions(*(make_order(f"O-{n}") for n in range(101))))
+    assert not tap.calls
+
+
+def test_a_batch_answers_each_order_alone(
+    sandbox: ShipStationSandbox, backend: ShipStationBackend
+) -> None:
+    good, shipped, cancelled = make_order("A-1"), make_order("B-2"), make_order("C-3")
+    invalid = make_order("")
+    backend.submit_batch(submissions(shipped, cancelled))
+    sandbox.store.ship(shipped.key)
+    sandbox.store.cancel(cancelled.key)
+
+    answer = backend.submit_batch(submissions(good, moved(shipped), moved(cancelled), invalid))
+
+    assert answer[good.key] == str(sandbox.store.find_orders(order_number="A-1")[0]["orderId"])
+    for order, status in ((shipped, "shipped"), (cancelled, "cancelled")):
+        refusal = answer[order.key]
+        assert isinstance(refusal, OrderLockedError)
+        assert f"is {status} at ShipStation" in str(refusal)
+        assert "can no longer be updated" in str(refusal)  # the API's own words
+    refusal = answer[invalid.key]
+    assert type(refusal) is BackendError
+    assert "ShipStation refused bigcartel-123-" in str(refusal)
+    assert "The orderNumber field is required." in str(refusal)
+    assert {o["orderKey"]: o["shipTo"]["street1"] for o in sandbox.store.orders()} == {
+        good.key: "1 Main St",
+        shipped.key: "1 Main St",
+        cancelled.key: "1 Main St",
+    }
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        [],
+        [{"orderKey": "bigcartel-123-A-1", "success": True}],  # no orderId
+        [{"orderId": 7, "orderKey": None, "success": True}],
+        [{"orderId": 7, "orderKey": "bigcartel-123-A-1", "success": "yes"}],
+        ["not an object"],
+    ],
+)
+def test_a_missing_or_unreadable_result_leaves_its_key_in_doubt(results: list[Any]) -> None:
+    document = {
+        "hasErrors": True,
+        "results": [
+            *results,
+            {"orderId": 8, "orderKey": "bigcartel-123-B-2", "success": True},
+            {"orderId": None, "orderKey": "bigcartel-123-C-3", "success": False},
+        ],
+    }
+
+    created, refused = mapping.batch_results(
+        document, ["bigcartel-123-A-1", "bigcartel-123-B-2", "bigcartel-123-C-3"]
+    )
+
+    assert created == {"bigcartel-123-B-2": "8"}
+    assert refused == {"bigcartel-123-C-3": "no message"}
+
+
+def test_an_unreadable_batch_answer_is_ambiguous() -> None:
+    for document in (None, [], {"results": "x"}):
+        assert mapping.batch_results(document, ["bigcartel-123-A-1"]) == ({}, {})
+
+
+@pytest.mark.parametrize("hang_seconds", [30.0, 0.0], ids=["timeout", "dropped"])
+def test_a_lost_batch_answer_is_ambiguous_and_settled_by_one_bulk_lookup(
+    start: Callable[..., ShipStationSandbox],
+    connect: Callable[..., ShipStationBackend],
+    hang_seconds: float,
+) -> None:
+    sandbox = start(timeout_hang_seconds=hang_seconds)
+    tap = install_tap(sandbox)
+    backend = connect(sandbox, timeout=0.3)
+    orders = [make_order(f"ORDER-{number}") for number in range(100)]
+    sandbox.store.timeout_next_create(1)
+
+    with pytest.raises(AmbiguousSubmitError, match="may exist"):
+        backend.submit_batch(submissions(*orders))
+    assert tap.calls["/orders/createorders"] == 1
+
+    found = backend.lookup_many([order.key for order in orders])
+
+    stored = {order["orderKey"]: str(order["orderId"]) for order in sandbox.store.orders()}
+    assert found == {
+        order.key: RemoteOrder(order.key, stored[order.key], "open") for order in orders
+    }
+    assert tap.calls["/orders"] == 1
+
+
+def test_a_batch_refused_whole_names_the_status_and_the_message(
+    sandbox: ShipStationSandbox, backend: ShipStationBackend, tap: Tap
+) -> None:
+    tap.fail("/orders/createorders", 400)
+
+    with pytest.raises(
+        BackendError,
+        match="createorders for bigcartel-123-A-1 and 1 more answered 400: injected failure",
+    ):
+        backend.submit_batch(submissions(make_order("A-1"), make_order("B-2")))
+
+    assert sandbox.store.orders() == []
+
+
+def test_lookup_many_is_right_among_thousands_of_orders(
+    sandbox: ShipStationSandbox, backend: ShipStationBackend
+) -> None:
+    """3,000 orders of this and other stores, numbers that start with ours and the same numbers
+    under other keys: every key gets its own order, and a key never sent gets nothing."""
+    ours = [make_order(f"{number}") for number in range(1, 40)]
+    backend.submit_batch(submissions(*ours))
+    base = {
+        "orderDate": "2024-05-01T10:00:00",
+        "orderStatus": "awaiting_shipment",
+        "billTo": {"name": "Someone"},
+        "shipTo": {"name": "Someone"},
+    }
+    for number in range(3000):
+        sandbox.store.create_or_update(
+            {**base, "orderNumber": str(number), "orderKey": f"shopify-9-{number}"}
+        )
+    for number in range(40, 400):
+        sandbox.store.create_or_update(
+            {**base, "orderNumber": str(number), "orderKey": f"bigcartel-123-{number}"}
+        )
+    sandbox.store.ship(ours[0].key)
+    keys = [order.key for order in ours] + ["bigcartel-123-9999", "bigcartel-77-1"]
+    sandbox.clear_requests()
+
+    found = backend.lookup_many(keys)
+
+    stored = {o["orderKey"]: o for o in sandbox.store.orders()}
+    assert found == {
+        order.key: RemoteOrder(
+            order.key, str(stored[order.key]["orderId"]), "shipped" if order is ours[0] else "open"
+        )
+        for order in ours
+    }
+    # A scan of the most recently modified orders and, for the keys it did not reach (the
+    # emulator does not sort), the orderNumber searches: never more than one request per key.
+    assert len(sandbox.requests) <= len(keys) + len(keys) // 10
+
+
+def test_lookup_many_of_a_recent_batch_is_one_request(
+    sandbox: ShipStationSandbox, backend: ShipStationBackend
+) -> None:
+    orders = [make_order(f"ORDER-{number}") for number in range(100)]
+    backend.submit_batch(submissions(*orders))
+    sandbox.clear_requests()
+
+    found = backend.lookup_many([order.key for order in orders] + ["bigcartel-123-NEVER-1"])
+
+    assert set(found) == {order.key for order in orders}
+    (scan, never) = sandbox.requests
+    assert scan["query"] == {
+        "sortBy": "ModifyDate",
+        "sortDir": "DESC",
+        "page": "1",
+        "pageSize": "500",
+    }
+    assert never["query"]["orderNumber"] == "NEVER-1"
 
 
 # Shipments
@@ -587,7 +778,7 @@ def test_shipments_with_labels_and_without(
 ) -> None:
     labelled, marked, waiting = make_order("A-1"), make_order("B-2"), make_order("C-3")
     for order in (labelled, marked, waiting):
-        backend.submit(order)
+        submit_one(backend, order)
     label = sandbox.store.ship(labelled.key, tracking_number="1Z 999", carrier_code="ups")
     sandbox.store.ship(marked.key, with_label=False)
     marked_id = sandbox.store.find_orders(order_number="B-2")[0]["orderId"]
@@ -621,7 +812,7 @@ def test_shipments_with_labels_and_without(
 def test_shipments_since(sandbox: ShipStationSandbox, backend: ShipStationBackend) -> None:
     labelled, marked = make_order("A-1"), make_order("B-2")
     for order in (labelled, marked):
-        backend.submit(order)
+        submit_one(backend, order)
     sandbox.store.ship(labelled.key)
     sandbox.store.ship(marked.key, with_label=False)
     now = dt.datetime.now(UTC)
@@ -659,7 +850,7 @@ def test_tracking_pages_of_common_carriers(
     url: str | None,
 ) -> None:
     order = make_order()
-    backend.submit(order)
+    submit_one(backend, order)
     sandbox.store.ship(order.key, tracking_number="94001", carrier_code=code)
 
     (shipment,) = backend.shipments(None)
@@ -672,7 +863,7 @@ def test_tracking_pages_of_common_carriers(
 
 def test_cancel_an_open_order(sandbox: ShipStationSandbox, backend: ShipStationBackend) -> None:
     order = make_order()
-    backend.submit(order)
+    submit_one(backend, order)
     (before,) = sandbox.store.orders()
 
     assert backend.cancel(order.key) is True
@@ -692,7 +883,7 @@ def test_cancel_a_shipped_or_unknown_order(
     order = make_order()
     assert backend.cancel(order.key) is False
 
-    backend.submit(order)
+    submit_one(backend, order)
     sandbox.store.ship(order.key)
 
     assert backend.cancel(order.key) is False
@@ -751,12 +942,12 @@ def test_the_configured_user_agent_reaches_shipstation(
     configured = "acme-fulfillment/2.1 (ops@acme.example)"
     backend = make_backend(shipstation_config(sandbox, user_agent=configured))
 
-    backend.submit(make_order())  # a POST, and the GETs of shipments and lookup
+    submit_one(backend, make_order())  # a POST, and the GETs of shipments and lookup
     backend.shipments(None)
-    backend.lookup(make_order().key)
+    lookup_one(backend, make_order().key)
     backend.close()
 
-    assert tap.calls["/orders/createorder"] == 1 and tap.calls["/shipments"] == 1
+    assert tap.calls["/orders/createorders"] == 1 and tap.calls["/shipments"] == 1
     assert set(tap.user_agents) == {configured}
 
 
@@ -765,7 +956,7 @@ def test_the_default_user_agent_names_the_program_and_version(
 ) -> None:
     backend = make_backend(shipstation_config(sandbox))
 
-    backend.submit(make_order())
+    submit_one(backend, make_order())
     backend.close()
 
     (sent,) = tap.user_agents

@@ -1,22 +1,27 @@
 """kill -9 the target at random points while it sends; a re-run must leave every order sent once.
 
 The ShipStation emulator upserts on ``orderKey``, so "one order per key" alone would prove
-nothing; the assertions count ``createorder`` requests per key: exactly one each, because an
-interrupted submit is settled by looking the key up, never by sending again.
+nothing; the assertions count the ``createorders`` requests that carried each key: exactly one
+each, because an interrupted batch is settled by looking its keys up, never by sending again.
+The orders go in two batches; the target is killed after a random number of orders were
+answered, or while a batch is in flight (stored by the emulator, its answer held back).
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import random
 import signal
 import subprocess
+import time
 import typing as t
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from backend_calls import creates_per_key
 from pipeline import TAP, TARGET, tap_config, target_config
 
 from bigcartel_sandbox import Sandbox, SandboxConfig
@@ -24,6 +29,9 @@ from shipstation_sandbox import ShipStationSandbox
 from target_fulfillment.ledger import Ledger
 
 TRIALS_PER_DATABASE = 10
+#: How long the emulator holds a batch's answer before dropping the connection: long enough to
+#: kill the target while it waits (its request timeout is the default 30 s).
+HANG_SECONDS = 1.0
 SS_KEY, SS_SECRET = "crash-key", "crash-secret"
 
 
@@ -31,7 +39,7 @@ SS_KEY, SS_SECRET = "crash-key", "crash-secret"
 def tap_output(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[tuple[Path, Sandbox]]:
     """One recorded tap run, replayed into every trial."""
     workdir = tmp_path_factory.mktemp("tap")
-    with Sandbox(SandboxConfig(shops=1, orders_per_shop=80, products_per_shop=10, seed=8)) as bc:
+    with Sandbox(SandboxConfig(shops=1, orders_per_shop=250, products_per_shop=10, seed=8)) as bc:
         config = workdir / "tap.json"
         config.write_text(json.dumps(tap_config(bc)))
         output = workdir / "messages.jsonl"
@@ -42,22 +50,33 @@ def tap_output(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[tuple[Pat
         yield output, bc
 
 
-def _sends(ss: ShipStationSandbox) -> int:
-    return sum(r["method"] == "POST" and r["path"] == "/orders/createorder" for r in ss.requests)
+def _answered(ss: ShipStationSandbox, orders: int) -> bool:
+    """At least this many orders were in answered (or dropped) createorders requests."""
+    return sum(creates_per_key(ss.requests).values()) >= orders
+
+
+def _in_flight(ss: ShipStationSandbox) -> bool:
+    """A batch picked by the emulator's lost-answer fault is stored and its answer held."""
+    return ss.store.pending_create_timeouts == 0
 
 
 def _keys_posted(ss: ShipStationSandbox) -> collections.Counter:
     return collections.Counter(order["orderKey"] for order in ss.store.orders())
 
 
-def _run_until_killed(
-    command: list[str], messages: Path, ss: ShipStationSandbox, after: int
-) -> None:
+def _wait_for(condition: t.Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the emulator never logged the dropped request"
+        time.sleep(0.01)
+
+
+def _run_until_killed(command: list[str], messages: Path, until: t.Callable[[], bool]) -> None:
     with messages.open() as stdin:
         process = subprocess.Popen(
             command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        while process.poll() is None and _sends(ss) < after:
+        while process.poll() is None and not until():
             try:
                 process.wait(timeout=0.002)
             except subprocess.TimeoutExpired:
@@ -84,7 +103,13 @@ def test_kill_minus_nine_while_sending_loses_and_repeats_nothing(
             if database == "sqlite"
             else request.getfixturevalue("postgres_url")
         )
-        with ShipStationSandbox(api_key=SS_KEY, api_secret=SS_SECRET, latency_seconds=0.01) as ss:
+        in_flight = trial % 3 == 2
+        with ShipStationSandbox(
+            api_key=SS_KEY,
+            api_secret=SS_SECRET,
+            latency_seconds=0.01,
+            timeout_hang_seconds=HANG_SECONDS if in_flight else 0.0,
+        ) as ss:
             settings = target_config(
                 bc,
                 workdir,
@@ -97,8 +122,15 @@ def test_kill_minus_nine_while_sending_loses_and_repeats_nothing(
             config = workdir / "target.json"
             config.write_text(json.dumps(settings))
             command = [*TARGET, "--config", str(config)]
-            kill_after = rng.randint(0, 30)
-            _run_until_killed(command, messages, ss, kill_after)
+            kill_after = rng.randint(0, 150)
+            if in_flight:
+                ss.store.timeout_next_create(1)
+                _run_until_killed(command, messages, functools.partial(_in_flight, ss))
+                # The held request is logged (unanswered) once the emulator drops it.
+                _wait_for(lambda: any(r["status"] is None for r in ss.requests))
+            else:
+                until = functools.partial(_answered, ss, kill_after)
+                _run_until_killed(command, messages, until)
             with messages.open() as stdin:
                 subprocess.run(
                     command,
@@ -107,11 +139,7 @@ def test_kill_minus_nine_while_sending_loses_and_repeats_nothing(
                     stderr=subprocess.DEVNULL,
                     check=True,
                 )
-            requests_per_key = collections.Counter(
-                r["body"]["orderKey"]
-                for r in ss.requests
-                if r["method"] == "POST" and r["path"] == "/orders/createorder"
-            )
+            requests_per_key = creates_per_key(ss.requests)
             stored = _keys_posted(ss)
         ledger = Ledger(settings["ledger_url"])
         submitted = {e.order_key for e in ledger.by_state("submitted")}
@@ -119,7 +147,8 @@ def test_kill_minus_nine_while_sending_loses_and_repeats_nothing(
         ledger.close()
         if database == "postgres":
             _drop_schema(settings["ledger_url"])
-        assert set(stored) == submitted, f"trial {trial} (killed after {kill_after} sends)"
+        where = "in flight" if in_flight else f"after {kill_after} orders answered"
+        assert set(stored) == submitted, f"trial {trial} (killed {where})"
         assert not in_doubt
         if expected is None:
             expected = submitted

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import typing as t
+from collections.abc import Sequence
 from pathlib import Path
 
+from target_fulfillment.backends.base import BackendError, Submission
 from target_fulfillment.backends.file import FileBackend
-from target_fulfillment.domain import FulfillmentOrder
 from target_fulfillment.fulfillment import Fulfillment, Settings
 from target_fulfillment.ledger import Ledger
 from target_fulfillment.order_cache import OrderCache
@@ -39,16 +40,21 @@ def _order(order_id: str, country: str = "US") -> dict[str, t.Any]:
 
 
 class FlakyWarehouse(FileBackend):
-    """The file backend, but one key's submit fails with an error no backend declares."""
+    """The file backend, but a batch holding one key fails with an error no backend declares.
+
+    One order per batch, so that the error is that order's alone.
+    """
+
+    batch_size = 1
 
     def __init__(self, outbox: Path, inbox: Path, broken_key: str | None) -> None:
         super().__init__(outbox, inbox)
         self.broken_key = broken_key
 
-    def submit(self, order: FulfillmentOrder) -> str:
-        if order.key == self.broken_key:
+    def submit_batch(self, submissions: Sequence[Submission]) -> dict[str, str | BackendError]:
+        if any(submission.order.key == self.broken_key for submission in submissions):
             raise TypeError("a bug in a backend")
-        return super().submit(order)
+        return super().submit_batch(submissions)
 
 
 def _run(tmp_path: Path, backend: FileBackend, codes: t.Any = CODES) -> RunSummary:

@@ -5,7 +5,7 @@ Each test runs real worker processes with the same default config (only the shar
 ``SKU:`` lines, paid unshipped orders and a few that are not eligible) on one ledger, PostgreSQL
 or a SQLite file on local disk, and then checks what the warehouse received:
 
-* every eligible order reached the warehouse exactly once (ShipStation: one createorder taken
+* every eligible order reached the warehouse exactly once (ShipStation: one createorders taken
   per ``orderKey`` in the emulator's request log; file: one order file per key collected), none
   is lost and none that is not eligible was sent;
 * after all workers end, every order the warehouse has is ``submitted`` in the ledger: no row is
@@ -79,7 +79,8 @@ def _rounds(
 def test_staggered_workers_against_shipstation_send_each_order_once(
     database: str, workers: int, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    """ShipStation emulator, 8 requests per 1.6 s: workers block on the rate limit.
+    """ShipStation emulator, 8 requests per 1.6 s: workers block on the rate limit (with 40
+    orders in one batch, the harness spends the budget first, so that worker 1's batch waits).
 
     Two workers: worker 2 starts while worker 1 waits on the rate limit (the window has reset,
     worker 1 was told to wait longer and holds claimed orders). Three workers: worker 2 starts

@@ -21,6 +21,11 @@ the millisecond, and not blurred by interpreter start-up:
 Each worker talks to the ShipStation emulator under a path prefix of its own (``/w1``, ``/w2``,
 ...), which a WSGI middleware strips and records, so the harness can tell whose request the
 rate limit refused. The emulator itself is unchanged and keeps its own request log.
+
+A worker sends its orders 100 per request, so a round's few requests would never spend the
+budget: in a staggered ShipStation round a :class:`BudgetSpender` (another client of the
+account, ``/w0``) keeps it spent until worker 1 is refused, so worker 1 waits for the reset
+holding its claimed batch.
 """
 
 from __future__ import annotations
@@ -43,7 +48,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
 import sqlalchemy as sa
+from backend_calls import creates_per_key
 from sqlalchemy.pool import NullPool
 
 from shipstation_sandbox import ShipStationSandbox
@@ -300,16 +307,47 @@ def shipstation_sandbox() -> tuple[ShipStationSandbox, WorkerTap]:
     return sandbox, tap
 
 
+class BudgetSpender:
+    """Another client of the account: keeps every window's budget spent (16 requests in flight,
+    so a new window is spent within milliseconds) until worker 1 is refused early in a window.
+
+    Refused early (``X-Rate-Limit-Reset`` of 2 s, rounded up), worker 1 waits past the
+    window's end holding its batch. Refused late (1 s), it would retry in the next window: that
+    one is spent too, and each retry lands 0.6 s earlier in its window, so within three
+    refusals, well inside the client's five retries.
+    """
+
+    CLIENTS = 16
+
+    def __init__(self, url: str, tap: WorkerTap, deadline: float) -> None:
+        self.url = f"{url}/w0/orders"
+        self.tap = tap
+        self.deadline = deadline
+        self.threads = [
+            threading.Thread(target=self.spend, name=f"budget-spender-{n}", daemon=True)
+            for n in range(self.CLIENTS)
+        ]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def spend(self) -> None:
+        with requests.Session() as session:
+            session.auth = (SS_KEY, SS_SECRET)
+            while time.monotonic() < self.deadline and not self.worker_1_waits():
+                session.get(self.url, params={"pageSize": "1"}, timeout=10)
+
+    def worker_1_waits(self) -> bool:
+        return any(
+            a.worker == 1 and a.status == 429 and (a.reset or 0) >= 2 for a in self.tap.answers()
+        )
+
+
 def created_per_key(sandbox: ShipStationSandbox) -> collections.Counter[str]:
-    """createorder requests the emulator took (200, or stored then dropped), per orderKey."""
-    return collections.Counter(
-        r["body"]["orderKey"]
-        for r in sandbox.requests
-        if r["method"] == "POST"
-        and r["path"] == "/orders/createorder"
-        and r["status"] in (200, None)
-        and isinstance(r["body"], dict)
-    )
+    """Orders in createorders requests the emulator took (200, or stored then dropped), per
+    orderKey."""
+    return creates_per_key(sandbox.requests, (200, None))
 
 
 # The 3PL collecting order files
@@ -673,6 +711,8 @@ def run_round(
             for worker in spawned:
                 worker.start()
         else:
+            if sandbox is not None and tap is not None:
+                BudgetSpender(sandbox.url, tap, min(deadline, time.monotonic() + 30)).start()
             spawned[0].start()
             events = STAGGER_EVENTS[(backend, workers)]
             for worker, event in zip(spawned[1:], events, strict=True):
@@ -695,7 +735,7 @@ def run_round(
 
     if sandbox is not None:
         received = created_per_key(sandbox)
-        # An order the emulator holds without a createorder answered 200 would be a bug here.
+        # An order the emulator holds without a createorders answered 200 would be a bug here.
         for stored in sandbox.store.orders():
             received.setdefault(stored["orderKey"], 0)
         other: list[str] = []

@@ -11,7 +11,7 @@ import decimal
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,7 +34,7 @@ OPEN_STATUSES = frozenset(
 )
 KEY_PREFIX = "bigcartel-"
 # bigcartel-<account_id>-<order_id>: account ids are digits, order ids may contain "-".
-_KEY = re.compile(r"bigcartel-([^-]+)-(.+)")
+KEY = re.compile(r"bigcartel-([^-]+)-(.+)")
 
 _USPS = ("USPS", "https://tools.usps.com/go/TrackConfirmAction?tLabels={}")
 #: carrierCode → (the carrier's name for the buyer, its tracking page); stamps_com labels are USPS.
@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 
 def order_body(order: FulfillmentOrder, store_id: int | None) -> dict[str, Any]:
-    """The v1 Order for createorder: the whole order, as an update replaces what it leaves out."""
+    """The v1 Order for createorders: the whole order, as an update replaces what it leaves out."""
     body: dict[str, Any] = {
         "orderNumber": order.order_id,
         "orderKey": order.key,
@@ -113,10 +113,31 @@ def order_number(key: str) -> str:
 
     v1 finds orders only by orderNumber, so every lookup by key starts here.
     """
-    match = _KEY.fullmatch(key)
+    match = KEY.fullmatch(key)
     if match is None:
         raise ValueError(f"{key!r} is not a bigcartel-<account_id>-<order_id> key")
     return match.group(2)
+
+
+def batch_results(document: Any, keys: Collection[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """A createorders answer read by orderKey: (orderId per created key, errorMessage per
+    refused key), for the keys sent only.
+
+    A key whose result is missing or unreadable is in neither: it may or may not be stored.
+    """
+    created: dict[str, str] = {}
+    refused: dict[str, str] = {}
+    results = document.get("results") if isinstance(document, Mapping) else None
+    for result in results if isinstance(results, list) else []:
+        key = result.get("orderKey") if isinstance(result, Mapping) else None
+        if not isinstance(key, str) or key not in keys:
+            continue
+        order_id = result.get("orderId")
+        if result.get("success") is True and isinstance(order_id, int | str) and order_id != "":
+            created[key] = str(order_id)
+        elif result.get("success") is False:
+            refused[key] = text(result.get("errorMessage")) or "no message"
+    return created, refused
 
 
 def remote_status(order: Mapping[str, Any]) -> RemoteStatus:
