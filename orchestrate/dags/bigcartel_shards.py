@@ -69,6 +69,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -116,6 +117,16 @@ def _shops_source() -> str:
     if not source:
         raise ValueError("set BIGCARTEL_SHOPS_SOURCE or the Variable bigcartel_shops_source")
     return source
+
+
+# Meltano's console lines: "2026-12-02T01:55:41.198033Z [error    ] meltano      Extractor failed".
+_MELTANO_LEVEL = re.compile(r"^\S+ \[(debug|info|warning|error|critical)\s*\]")
+
+
+def _relayed_level(line: str) -> int:
+    """The level of a relayed Meltano line (its own), so its errors are errors in the task log."""
+    match = _MELTANO_LEVEL.match(line)
+    return logging.getLevelName(match.group(1).upper()) if match else logging.INFO
 
 
 def _stop(process: subprocess.Popen[str], grace_seconds: float = 30) -> None:
@@ -274,7 +285,7 @@ def bigcartel_shards() -> None:
         try:
             for line in process.stdout:  # meltano's and the plugins' logs (the tap scrubs tokens)
                 line = sharding.strip_ansi(line.rstrip())  # Meltano's styled error panel
-                log.info("%s", line)
+                log.log(_relayed_level(line), "%s", line)
                 report.read(line)
             returncode = process.wait()
         except BaseException:  # AirflowTaskTimeout or an interrupt: meltano stops with the task

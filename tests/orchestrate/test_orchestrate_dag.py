@@ -46,9 +46,9 @@ if any(a["account_id"] == fail for a in accounts):
     # the tap's last stderr line as a log line.
     bold, plain = "\x1b[1m", "\x1b[0m"
     print(f"{{bold}}ShopsFailedError: {{plain}}1 shop(s) could not be synced: account {{fail}}:")
-    print("[error    ] tap-bigcartel 1 shop(s) could not be synced: account " + fail
-          + ": accounts: Big Cartel refused the credentials (401 UNAUTHORIZED)")
-    print("[error    ] meltano      Extractor failed")
+    print("2026-12-02T01:55:40.215724Z [error    ] tap-bigcartel 1 shop(s) could not be synced: "
+          "account " + fail + ": accounts: Big Cartel refused the credentials (401 UNAUTHORIZED)")
+    print("2026-12-02T01:55:41.198033Z [error    ] meltano      Extractor failed")
     sys.exit(1)
 """
 
@@ -179,6 +179,9 @@ def test_mapped_shards_run_independently_and_summary_fails_the_run(
     summary = output[output.index("1 of 3 shards failed") :].splitlines()[0]
     assert not [account_id for account_id in others if account_id in summary]
     assert_clean_task_logs(output)
+    # Meltano's error lines are errors in the task log, its other lines info.
+    assert "[error    ] 2026-12-02T01:55:41.198033Z [error    ] meltano      Extractor" in output
+    assert "[info     ] fake meltano: shard-0 " in output
 
     # Each mapped instance ran the shard's command with exactly the planned shops and tokens.
     for index, group in enumerate(expected):
