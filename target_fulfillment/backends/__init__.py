@@ -12,7 +12,12 @@ from target_fulfillment.backends.base import (
     OrderLockedError,
 )
 from target_fulfillment.backends.file import FileBackend
-from target_fulfillment.backends.shipstation import ShipStationBackend
+from target_fulfillment.backends.shipstation import (
+    ShipStationBackend,
+    ShipStationV2Backend,
+    mapping_v2,
+    v2,
+)
 from target_fulfillment.backends.shipstation.client import (
     DEFAULT_RATE_LIMIT_MAX_WAIT,
     DEFAULT_TIMEOUT,
@@ -26,6 +31,7 @@ __all__ = [
     "FileBackend",
     "OrderLockedError",
     "ShipStationBackend",
+    "ShipStationV2Backend",
     "make_backend",
 ]
 
@@ -41,13 +47,10 @@ def make_backend(config: Mapping[str, Any]) -> Backend:
             _required(config, "file_outbox_dir"), _required(config, "file_inbox_dir")
         )
     if kind == "shipstation":
-        api_url = config.get("shipstation_api_url") or DEFAULT_API_URL
-        if not isinstance(api_url, str) or not api_url.startswith(("https://", "http://")):
-            raise ValueError("`shipstation_api_url` must be an http(s) URL")
         return ShipStationBackend(
             _required(config, "shipstation_api_key"),
             _required(config, "shipstation_api_secret"),
-            api_url=api_url,
+            api_url=_api_url(config, "shipstation_api_url", DEFAULT_API_URL),
             store_id=_store_id(config.get("shipstation_store_id")),
             # The one setting for every API the target calls; unset, the program names itself.
             user_agent=config.get("user_agent"),
@@ -56,7 +59,29 @@ def make_backend(config: Mapping[str, Any]) -> Backend:
                 config, "shipstation_rate_limit_max_wait", DEFAULT_RATE_LIMIT_MAX_WAIT
             ),
         )
-    raise ValueError(f"`backend` must be 'file' or 'shipstation', not {kind!r}")
+    if kind == "shipstation_v2":
+        return ShipStationV2Backend(
+            _required(config, "shipstation_v2_api_key"),
+            warehouse_id=_required(config, "shipstation_v2_warehouse_id"),
+            package_weight=mapping_v2.package_weight(
+                config.get("default_package_weight"), "default_package_weight"
+            ),
+            api_url=_api_url(config, "shipstation_v2_api_url", v2.DEFAULT_API_URL),
+            user_agent=config.get("user_agent"),
+            timeout=_seconds(config, "request_timeout", DEFAULT_TIMEOUT),
+            # One setting for both APIs: each waits out its own account's window.
+            rate_limit_max_wait=_seconds(
+                config, "shipstation_rate_limit_max_wait", DEFAULT_RATE_LIMIT_MAX_WAIT
+            ),
+        )
+    raise ValueError(f"`backend` must be 'file' or 'shipstation' or 'shipstation_v2', not {kind!r}")
+
+
+def _api_url(config: Mapping[str, Any], name: str, default: str) -> str:
+    api_url = config.get(name) or default
+    if not isinstance(api_url, str) or not api_url.startswith(("https://", "http://")):
+        raise ValueError(f"`{name}` must be an http(s) URL")
+    return api_url
 
 
 def _required(config: Mapping[str, Any], name: str) -> str:

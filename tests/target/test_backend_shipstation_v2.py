@@ -10,15 +10,18 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from pipeline import run_pipeline, tap_config, target_config
 from singer_sdk.exceptions import ConfigValidationError
 
+from bigcartel_sandbox import Sandbox, SandboxConfig
 from shipstation_sandbox.v2 import ShipStationV2Sandbox
-from target_fulfillment.backends import BackendError, OrderLockedError
-from target_fulfillment.backends.base import AmbiguousSubmitError
+from target_fulfillment.backends import BackendError, OrderLockedError, make_backend
+from target_fulfillment.backends.base import AmbiguousSubmitError, Submission
 from target_fulfillment.backends.shipstation import mapping_v2, v2
 from target_fulfillment.backends.shipstation.v2 import ShipStationV2Backend
 from target_fulfillment.domain import (
@@ -29,6 +32,7 @@ from target_fulfillment.domain import (
     Shipment,
     ShippedItem,
 )
+from target_fulfillment.ledger import Ledger
 from target_fulfillment.target import TargetFulfillment
 
 API_KEY = "ssv2-key-4c1d9e77a0b3"
@@ -47,14 +51,6 @@ ADDRESS = Address(
     country="US",
     phone="555-0100",
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class Submission:
-    """The contract's Submission, until base.py has it."""
-
-    order: FulfillmentOrder
-    backend_order_id: str | None = None
 
 
 def make_order(order_id: str = "1001", **overrides: Any) -> FulfillmentOrder:
@@ -406,6 +402,19 @@ def test_an_invalid_update_is_refused_but_not_locked(
     assert "country_code" in str(answers[order.key])
 
 
+def test_an_update_whose_answer_is_lost_is_left_in_doubt(
+    sandbox: ShipStationV2Sandbox, backend: ShipStationV2Backend
+) -> None:
+    order, other = make_order("1001"), make_order("1002")
+    shipment_id = str(backend.submit_batch(new(order))[order.key])
+    puts = fail_next(sandbox, "PUT", 502)
+
+    answers = backend.submit_batch([Submission(moved(order), shipment_id), Submission(other)])
+
+    assert order.key not in answers and isinstance(answers[other.key], str)
+    assert len(puts) == 1
+
+
 # Looking up
 
 
@@ -486,6 +495,17 @@ def test_cancel_rules(sandbox: ShipStationV2Sandbox, backend: ShipStationV2Backe
     sandbox.store.void_label(label["label_id"])
     assert backend.cancel(labelled.key) is True
     assert sandbox.request_counts()["PUT /v2/shipments/<shipment_id>/cancel"] == 2
+
+
+def test_a_cancel_the_api_refuses_is_false(
+    sandbox: ShipStationV2Sandbox, backend: ShipStationV2Backend
+) -> None:
+    order = make_order()
+    backend.submit_batch(new(order))
+    fail_next(sandbox, "PUT", 400)  # e.g. a label bought between the look and the cancel
+
+    assert backend.cancel(order.key) is False
+    assert stored(sandbox)[order.key]["shipment_status"] == "pending"
 
 
 # Shipments
@@ -673,6 +693,39 @@ V2_SETTINGS = {
 }
 
 
+def test_make_backend_builds_a_v2_backend(sandbox: ShipStationV2Sandbox) -> None:
+    backend = make_backend({**V2_SETTINGS, "shipstation_v2_api_url": sandbox.url + "/v2"})
+
+    assert isinstance(backend, ShipStationV2Backend)
+    assert repr(backend) == (
+        f"ShipStationV2Backend(api_url={sandbox.url!r}, warehouse_id={WAREHOUSE!r})"
+    )
+    backend.submit_batch(new(make_order()))
+    assert stored(sandbox)[make_order().key]["packages"] == [
+        {"weight": {"value": 1.5, "unit": "pound"}}
+    ]
+    assert repr(make_backend(V2_SETTINGS)).startswith(
+        "ShipStationV2Backend(api_url='https://api.shipstation.com'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"shipstation_v2_api_key": None}, "`shipstation_v2_api_key` is required"),
+        ({"shipstation_v2_warehouse_id": ""}, "`shipstation_v2_warehouse_id` is required"),
+        ({"default_package_weight": None}, "`default_package_weight` is required"),
+        ({"default_package_weight": {"value": 0, "unit": "pound"}}, "`default_package_weight`"),
+        ({"default_package_weight": {"value": 2, "unit": "stone"}}, "`default_package_weight`"),
+        ({"default_package_weight": {"value": True, "unit": "ounce"}}, "`default_package_weight`"),
+        ({"shipstation_v2_api_url": "api.shipstation.com"}, "`shipstation_v2_api_url` must be"),
+    ],
+)
+def test_make_backend_names_a_bad_v2_setting(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_backend({**V2_SETTINGS, **change})
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -699,3 +752,52 @@ def test_the_target_refuses_to_start_without_its_v2_settings(
     errors = "; ".join(caught.value.errors)
     assert re.search(message, errors), errors
     assert API_KEY not in errors
+
+
+def test_the_target_starts_with_its_v2_settings(tmp_path: Any) -> None:
+    target = TargetFulfillment(config={**V2_SETTINGS, "ledger_url": f"sqlite:///{tmp_path}/l.db"})
+
+    assert isinstance(target.backend, ShipStationV2Backend)
+
+
+# End to end
+
+
+def test_the_target_sends_once_and_writes_a_label_back(tmp_path: Path) -> None:
+    bc_config = SandboxConfig(shops=1, orders_per_shop=12, products_per_shop=6, seed=4)
+    with Sandbox(bc_config) as bc, ShipStationV2Sandbox(API_KEY) as ss:
+        settings = target_config(
+            bc,
+            tmp_path,
+            **V2_SETTINGS,
+            shipstation_v2_api_url=ss.url,
+        )
+        first = run_pipeline(tmp_path, tap_config(bc), settings)
+        assert (first.tap_returncode, first.target_returncode) == (0, 0), first.stderr[-3000:]
+
+        ledger = Ledger(settings["ledger_url"])
+        sent = stored(ss)
+        submitted = {entry.order_key for entry in ledger.by_state("submitted")}
+        assert sent and set(sent) == submitted
+        posts = [entry for entry in ss.requests if entry["method"] == "POST"]
+        assert len(posts) == 1  # one batch for every order of the run
+        assert sorted(s["external_shipment_id"] for s in posts[0]["body"]["shipments"]) == sorted(
+            sent
+        )
+
+        second = run_pipeline(tmp_path, tap_config(bc), settings, state=first.state)
+        assert second.target_returncode == 0, second.stderr[-3000:]
+        assert [entry for entry in ss.requests if entry["method"] == "POST"] == posts
+        assert len(ss.store.shipments()) == len(sent)
+
+        key = sorted(sent)[0]
+        label = ss.store.create_label(external_shipment_id=key, carrier_code="ups")
+        third = run_pipeline(tmp_path, tap_config(bc), settings, state=second.state)
+        assert third.target_returncode == 0, third.stderr[-3000:]
+        account_id, order_id = key.removeprefix("bigcartel-").split("-", 1)
+        (written,) = bc.store.shipments(account_id, order_id)
+        assert written["tracking_number"] == label["tracking_number"]
+        entry = ledger.find_by_key(key)
+        assert entry is not None and entry.state == "written_back"
+        assert API_KEY not in first.stderr + second.stderr + third.stderr
+        ledger.close()

@@ -18,14 +18,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import requests
 
 from bigcartel_core import timestamps
 from bigcartel_core.http import user_agent as http_user_agent
-from target_fulfillment.backends.base import AmbiguousSubmitError, BackendError, OrderLockedError
+from target_fulfillment.backends.base import (
+    AmbiguousSubmitError,
+    BackendError,
+    OrderLockedError,
+    Submission,
+)
 from target_fulfillment.backends.shipstation import mapping_v2
 from target_fulfillment.backends.shipstation.client import (
     DEFAULT_MAX_RETRIES,
@@ -55,16 +60,6 @@ CLOCK_SKEW = dt.timedelta(minutes=10)
 PROGRAM = "target-fulfillment"
 
 logger = logging.getLogger(__name__)
-
-
-class Submission(Protocol):
-    """What ``submit_batch`` sends: an order, and its shipment_id when it was sent before."""
-
-    @property
-    def order(self) -> FulfillmentOrder: ...
-
-    @property
-    def backend_order_id(self) -> str | None: ...
 
 
 class ShipStationV2Backend:
