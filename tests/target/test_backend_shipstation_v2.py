@@ -801,3 +801,26 @@ def test_the_target_sends_once_and_writes_a_label_back(tmp_path: Path) -> None:
         assert entry is not None and entry.state == "written_back"
         assert API_KEY not in first.stderr + second.stderr + third.stderr
         ledger.close()
+
+
+def test_the_target_settles_a_lost_batch_answer_without_resending(tmp_path: Path) -> None:
+    bc_config = SandboxConfig(shops=1, orders_per_shop=12, products_per_shop=6, seed=4)
+    with Sandbox(bc_config) as bc, ShipStationV2Sandbox(API_KEY, timeout_hang_seconds=0) as ss:
+        ss.store.timeout_next_create(1)
+        settings = target_config(bc, tmp_path, **V2_SETTINGS, shipstation_v2_api_url=ss.url)
+
+        run = run_pipeline(tmp_path, tap_config(bc), settings)
+
+        assert run.target_returncode == 0, run.stderr[-3000:]
+        assert ss.store.pending_create_timeouts == 0  # the answer was lost
+        ledger = Ledger(settings["ledger_url"])
+        submitted = {entry.order_key: entry for entry in ledger.by_state("submitted")}
+        sent = stored(ss)
+        assert sent and set(submitted) == set(sent)
+        assert {k: e.backend_order_id for k, e in submitted.items()} == {
+            key: shipment["shipment_id"] for key, shipment in sent.items()
+        }
+        counts = ss.request_counts()
+        assert counts["POST /v2/shipments"] == 1
+        assert counts["GET /v2/shipments"] == 1 and counts[BY_KEY] == 0  # one list settled all
+        ledger.close()
