@@ -100,6 +100,10 @@ class Fulfillment:
         self.settings = settings
         self.summary = summary
         self.logger = logger
+        # The catalog as this run first read it: deciding is serial, and reading a product and
+        # a shop's country for every order was most of a batched run's time.
+        self._catalog: dict[tuple[str, str], CatalogProduct | None] = {}
+        self._countries: dict[str, str | None] = {}
 
     def run(self) -> None:
         if not self.settings.dry_run:
@@ -238,7 +242,7 @@ class Fulfillment:
             result = build_order(
                 record,
                 product=lambda product_id: self._product(account_id, product_id),
-                shop_country=self.ledger.shop_country(account_id) or self.settings.origin_country,
+                shop_country=self._shop_country(account_id) or self.settings.origin_country,
                 sku_overrides=self.settings.sku_overrides,
                 shipping_codes=self.settings.shipping_codes,
             )
@@ -263,10 +267,17 @@ class Fulfillment:
         return _Send(result, entry, payload_hash)
 
     def _product(self, account_id: str, product_id: str) -> CatalogProduct | None:
-        product = self.ledger.product(account_id, product_id)
-        if product is None:
-            return None
-        return CatalogProduct(product.description, product.options)
+        if (account_id, product_id) not in self._catalog:
+            product = self.ledger.product(account_id, product_id)
+            self._catalog[account_id, product_id] = (
+                None if product is None else CatalogProduct(product.description, product.options)
+            )
+        return self._catalog[account_id, product_id]
+
+    def _shop_country(self, account_id: str) -> str | None:
+        if account_id not in self._countries:
+            self._countries[account_id] = self.ledger.shop_country(account_id)
+        return self._countries[account_id]
 
     def _send_batch(self, batch: list[_Send]) -> None:
         """The two-phase submit of one batch, on a pool thread.

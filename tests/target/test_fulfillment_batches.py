@@ -11,6 +11,7 @@ import logging
 import math
 import time
 import typing as t
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -287,3 +288,24 @@ def test_the_rate_limit_holds_for_batches_on_every_thread(tmp_path: Path) -> Non
     assert len([r for r in creates if r["status"] == 200]) == 8
     # Threads that sent before the budget was known spent get a 429 and wait with the rest.
     assert len(too_many) <= len(creates) // 2
+
+
+def test_the_catalog_is_read_once_per_run_not_once_per_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deciding is serial: a shop's country and a product, read for every order, were most of
+    a batched run's time."""
+    store(tmp_path, *(order(f"O-{n}") for n in range(50)))
+    reads: Counter[str] = Counter()
+    for name in ("product", "shop_country"):
+        method = getattr(Ledger, name)
+        monkeypatch.setattr(
+            Ledger,
+            name,
+            lambda self, *args, _m=method, _n=name: reads.update([_n]) or _m(self, *args),
+        )
+
+    summary = run(tmp_path, FileBackend(tmp_path / "outbox", tmp_path / "inbox"))
+
+    assert summary.counts["sent"] == 50
+    assert reads == Counter({"product": 1, "shop_country": 1})
