@@ -443,6 +443,20 @@ def test_lookup_many_maps_the_status_and_lists_once(
     assert "created_at_start" in listed["query"]
 
 
+@pytest.mark.parametrize(
+    ("status", "remote"),
+    [
+        ("pending", "open"),
+        ("processing", "open"),
+        ("label_purchased", "shipped"),
+        ("cancelled", "cancelled"),
+        ("on_hold_someday", "open"),
+    ],
+)
+def test_shipment_statuses(status: str, remote: str) -> None:
+    assert mapping_v2.remote_status({"shipment_status": status}) == remote
+
+
 def test_lookup_many_pages_and_stops_listing_when_asking_is_cheaper(
     sandbox: ShipStationV2Sandbox,
     backend: ShipStationV2Backend,
