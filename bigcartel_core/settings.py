@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from bigcartel_core import timestamps
+from bigcartel_core.webhook_store import url_password
 
 ACCOUNT_ID = re.compile(r"[0-9]+")
 
@@ -159,3 +160,31 @@ def shop_settings(program: str) -> dict[str, dict[str, t.Any]]:
 def with_shop_settings(schema: dict[str, t.Any], program: str) -> dict[str, t.Any]:
     """``schema`` with the shop settings first, as a plugin's ``config_jsonschema``."""
     return {**schema, "properties": {**shop_settings(program), **schema["properties"]}}
+
+
+def config_secrets(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> tuple[str, ...]:
+    """Every secret value in ``config``, for scrubbing messages before they are shown.
+
+    A secret is what ``schema`` marks ``secret`` (at any depth, so the tokens inside ``accounts``
+    too), so a setting declared secret is scrubbed without a list to keep in step. A database
+    URL's password is also scrubbed on its own, as drivers quote it apart from the URL.
+    """
+    found: list[str] = []
+
+    def walk(value: t.Any, prop: Mapping[str, t.Any]) -> None:
+        if value is None or value == "":
+            return
+        if isinstance(value, Mapping):
+            for name, inner in (prop.get("properties") or {}).items():
+                walk(value.get(name), inner)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, prop.get("items") or {})
+        elif prop.get("secret"):
+            found.append(str(value))
+            password = url_password(str(value))
+            if password:
+                found.append(password)
+
+    walk(config, schema)
+    return tuple(dict.fromkeys(found))

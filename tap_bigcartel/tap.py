@@ -19,13 +19,13 @@ from bigcartel_core.http import RetryPolicy
 from bigcartel_core.http import user_agent as http_user_agent
 from bigcartel_core.settings import (
     account_id_error,
+    config_secrets,
     database_url_error,
     http_url_error,
     iso_datetime_error,
     unknown_settings,
     with_shop_settings,
 )
-from bigcartel_core.webhook_store import url_password
 from tap_bigcartel.exceptions import ShopsFailedError
 from tap_bigcartel.streams import STREAM_TYPES
 from tap_bigcartel.webhooks import WebhookFacts
@@ -181,11 +181,7 @@ class TapBigCartel(Tap):
     @cached_property
     def secrets(self) -> tuple[str, ...]:
         """Every secret in the config, for scrubbing messages before they are logged."""
-        values = [self.config.get("access_token"), self.config.get("password")]
-        values += [entry.get("access_token") for entry in self.config.get("accounts") or []]
-        if self.config.get("webhook_db_url"):
-            values += [self.config["webhook_db_url"], url_password(self.config["webhook_db_url"])]
-        return tuple(str(value) for value in values if value)
+        return config_secrets(self.config, self.config_jsonschema)
 
     @cached_property
     def webhooks(self) -> WebhookFacts | None:

@@ -14,8 +14,8 @@ from singer_sdk.exceptions import ConfigValidationError
 from bigcartel_core.auth import discover_account_id, shops_from_config
 from bigcartel_core.errors import ConfigError
 from bigcartel_core.http import user_agent as http_user_agent
-from bigcartel_core.settings import with_shop_settings
-from bigcartel_core.webhook_store import WebhookStore, consumer_errors, url_password
+from bigcartel_core.settings import config_secrets, with_shop_settings
+from bigcartel_core.webhook_store import WebhookStore, consumer_errors
 from target_fulfillment.backends import make_backend
 from target_fulfillment.bigcartel import BigCartelWriter
 from target_fulfillment.config import config_errors
@@ -208,12 +208,7 @@ class TargetFulfillment(Target):
 
     @cached_property
     def secrets(self) -> tuple[str, ...]:
-        keys = ("access_token", "password", "shipstation_api_key", "shipstation_api_secret")
-        values = [self.config.get(key) for key in keys]
-        values += [entry.get("access_token") for entry in self.config.get("accounts") or []]
-        if self.config.get("webhook_db_url"):
-            values += [self.config["webhook_db_url"], url_password(self.config["webhook_db_url"])]
-        return tuple(value for value in values if value)
+        return config_secrets(self.config, self.config_jsonschema)
 
     def _disconnected_shops(self) -> dict[str, str]:
         """Shops that deauthorized the app, from the webhook store, with the reason to report."""

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bigcartel_core.settings import shop_settings
+from bigcartel_core.settings import config_secrets, shop_settings
+from tap_bigcartel.tap import TapBigCartel
+from target_fulfillment.target import TargetFulfillment
 
 SHOP_SETTINGS = ("access_token", "account_id", "subdomain", "password", "accounts", "api_url")
 
@@ -40,3 +42,55 @@ def test_each_plugin_declares_the_shop_settings_with_their_secrets_marked(progra
 def test_the_user_agent_default_names_each_plugin() -> None:
     assert "tap-bigcartel" in _about("tap-bigcartel")["user_agent"]["description"]
     assert "target-fulfillment" in _about("target-fulfillment")["user_agent"]["description"]
+
+
+def test_config_secrets_finds_marked_values_at_any_depth_and_url_passwords() -> None:
+    schema = {
+        "properties": {
+            "token": {"type": "string", "secret": True},
+            "name": {"type": "string"},
+            "db": {"type": "string", "secret": True},
+            "accounts": {
+                "type": "array",
+                "items": {
+                    "properties": {"account_id": {}, "access_token": {"secret": True}},
+                },
+            },
+        }
+    }
+    config = {
+        "token": "t-1",
+        "name": "not-a-secret",
+        "db": "postgresql://u:p%40ss@host/db",
+        "accounts": [{"account_id": "1", "access_token": "a-1"}, {"account_id": "2"}],
+    }
+    assert config_secrets(config, schema) == ("t-1", "postgresql://u:p%40ss@host/db", "p@ss", "a-1")
+
+
+@pytest.mark.parametrize(
+    ("plugin", "credentials"),
+    [
+        (TapBigCartel, {"access_token", "password", "webhook_db_url"}),
+        (
+            TargetFulfillment,
+            {
+                "access_token",
+                "password",
+                "webhook_db_url",
+                "shipstation_api_key",
+                "shipstation_api_secret",
+                "shipstation_v2_api_key",
+            },
+        ),
+    ],
+)
+def test_every_setting_a_plugin_marks_secret_is_scrubbed(
+    plugin: type[t.Any], credentials: set[str]
+) -> None:
+    schema = plugin.config_jsonschema
+    marked = [name for name, prop in schema["properties"].items() if prop.get("secret")]
+    assert set(marked) >= credentials
+    config = {name: f"value-of-{name}" for name in marked}
+    config["accounts"] = [{"account_id": "1", "access_token": "token-in-accounts"}]
+    found = config_secrets(config, schema)
+    assert set(found) >= {f"value-of-{name}" for name in marked} | {"token-in-accounts"}
