@@ -297,11 +297,13 @@ class Fulfillment:
                 self.cache.mark_evaluated(send.order.account_id, send.order.order_id)
 
     def _submit_batch(self, batch: list[_Send]) -> None:
-        claims = [
-            Claim(send.order.account_id, send.order.order_id, send.order.key, send.payload_hash)
+        claims = {
+            send.order.key: Claim(
+                send.order.account_id, send.order.order_id, send.order.key, send.payload_hash
+            )
             for send in batch
-        ]
-        won = self.ledger.claim_many(claims, self.backend.name)
+        }
+        won = self.ledger.claim_many(list(claims.values()), self.backend.name)
         for send in batch:
             if send.order.key not in won:
                 self.summary.count("skipped")
@@ -320,16 +322,19 @@ class Fulfillment:
             answers, doubt = {}, str(error)
         except BackendError as error:
             answers = {send.order.key: error for send in batch}
+        results = {send.order.key: answers.get(send.order.key) for send in batch}
         # One lookup for the keys in doubt and the locked ones (their warehouse id).
         looked_up = [
-            send.order.key
-            for send in batch
-            if isinstance(answers.get(send.order.key), OrderLockedError | None)
+            k for k, result in results.items() if isinstance(result, OrderLockedError | None)
         ]
         found = self._lookup_quietly(looked_up) if looked_up else {}
+        # The orders the warehouse took, in one transaction; the others one by one below.
+        self.ledger.confirm_many(
+            {claims[k]: result for k, result in results.items() if isinstance(result, str)}
+        )
         for send in batch:
             try:
-                self._record_result(send, answers.get(send.order.key), found, doubt)
+                self._record_result(send, results[send.order.key], found, doubt)
             except Exception as error:
                 self._unexpected(send.order.account_id, send.order.order_id, "sending", error)
 
@@ -343,8 +348,7 @@ class Fulfillment:
         """One order's outcome of its batch, in the ledger and the summary."""
         order, entry = send.order, send.entry
         account_id, order_id, key = order.account_id, order.order_id, order.key
-        if isinstance(result, str):
-            self.ledger.confirm_submitted(account_id, order_id, result, send.payload_hash)
+        if isinstance(result, str):  # confirmed with its batch
             self.summary.count("updated" if send.update else "sent")
         elif result is None:
             remote = found.get(key)

@@ -7,7 +7,7 @@ import hashlib
 import json
 import threading
 import typing as t
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -349,15 +349,31 @@ class Ledger:
         self, account_id: str, order_id: str, backend_order_id: str, payload_hash: str
     ) -> bool:
         """The warehouse has the order, as sent with ``payload_hash``."""
-        return self._transition(
-            account_id,
-            order_id,
-            ("submitting",),
-            "submitted_at",
-            state="submitted",
-            backend_order_id=backend_order_id,
-            payload_hash=payload_hash,
-        )
+        claim = Claim(account_id, order_id, domain.order_key(account_id, order_id), payload_hash)
+        return bool(self.confirm_many({claim: backend_order_id}))
+
+    def confirm_many(self, sent: Mapping[Claim, str]) -> set[str]:
+        """The warehouse has these orders (each claim with its backend order id), as claimed;
+        one transaction for a batch. The keys recorded: a row no longer ``submitting`` is not."""
+        now = timestamps.now()
+        confirmed = set()
+        with self.engine.begin() as conn:
+            for claim, backend_order_id in sorted(
+                sent.items(), key=lambda item: (item[0].account_id, item[0].order_id)
+            ):
+                if self._move(
+                    conn,
+                    claim.account_id,
+                    claim.order_id,
+                    orders.c.state == "submitting",
+                    now,
+                    state="submitted",
+                    backend_order_id=backend_order_id,
+                    payload_hash=claim.payload_hash,
+                    submitted_at=now,
+                ):
+                    confirmed.add(claim.order_key)
+        return confirmed
 
     def fail(self, account_id: str, order_id: str, error: str) -> bool:
         """A send that did not reach the warehouse, or a hold that became an error.

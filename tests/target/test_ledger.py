@@ -410,6 +410,27 @@ def test_claim_many_is_one_transaction(ledger: Ledger, monkeypatch: pytest.Monke
     assert len(won) == 100 and len(begun) == 1
 
 
+def test_confirm_many_records_a_batch_in_one_transaction(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch = claims(*(str(n) for n in range(100)))
+    ledger.claim_many(batch, "shipstation")
+    put_in(ledger, "other", "held")
+    begun = []
+    begin = ledger.engine.begin
+    monkeypatch.setattr(ledger.engine, "begin", lambda: begun.append(1) or begin())
+
+    confirmed = ledger.confirm_many({claim: f"ss-{claim.order_id}" for claim in batch[:99]})
+    stray = ledger.confirm_many({Claim(SHOP, "other", key("other"), "h1"): "ss-x"})
+
+    assert confirmed == {claim.order_key for claim in batch[:99]} and stray == set()
+    assert len(begun) == 2
+    entry = ledger.get(SHOP, "7")
+    assert entry is not None and (entry.state, entry.backend_order_id) == ("submitted", "ss-7")
+    assert entry.payload_hash == "h1" and entry.submitted_at is not None
+    assert {e.order_id for e in ledger.by_state("submitting")} == {"99"}
+
+
 @pytest.mark.parametrize("shared", [False, True], ids=["ledger-per-worker", "shared-ledger"])
 def test_concurrent_batch_claims_win_each_key_once(
     ledger: Ledger, open_ledger: Callable[[], Ledger], shared: bool
