@@ -352,7 +352,10 @@ class Fulfillment:
             self.summary.count("updated" if send.update else "sent")
         elif result is None:
             remote = found.get(key)
-            if remote is None:
+            if remote is None or send.update:
+                # Not found, or found but perhaps still the previous version (an update tells
+                # nothing by being found): the row stays ``submitting`` for the next run's
+                # settling, which sends an update again.
                 note = f"in doubt, settled on the next run: {doubt or 'no result for it'}"
                 self.summary.count("failed", key, note)
                 return

@@ -7,6 +7,7 @@ the createorders requests) or a scripted warehouse where a result has to be plac
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -309,3 +310,33 @@ def test_the_catalog_is_read_once_per_run_not_once_per_order(
 
     assert summary.counts["sent"] == 50
     assert reads == Counter({"product": 1, "shop_country": 1})
+
+
+class LosesUpdates(FileBackend):
+    """The file backend, but an update's answer is lost before the update arrived: the warehouse
+    still holds the previous version, which a lookup finds."""
+
+    def submit_batch(self, submissions: Sequence[Submission]) -> dict[str, str | BackendError]:
+        return super().submit_batch([s for s in submissions if s.backend_order_id is None])
+
+
+def test_an_update_whose_answer_is_lost_is_sent_again_not_taken_as_landed(
+    tmp_path: Path,
+) -> None:
+    outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
+    store(tmp_path, order("O-1"))
+    run(tmp_path, FileBackend(outbox, inbox))
+    store(tmp_path, order("O-1", "9 Elm St", version=2))
+
+    summary = run(tmp_path, LosesUpdates(outbox, inbox))
+
+    # Found at the warehouse, but that is the previous version: the update stays in doubt.
+    assert key("O-1") in summary.failures
+    assert states(tmp_path) == {key("O-1"): "submitting"}
+
+    summary = run(tmp_path, FileBackend(outbox, inbox))
+
+    placed = json.loads((outbox / f"{key('O-1')}.json").read_bytes())
+    assert placed["ship_to"]["street1"] == "9 Elm St"
+    assert summary.counts["updated"] == 1
+    assert states(tmp_path) == {key("O-1"): "submitted"}
