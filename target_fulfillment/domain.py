@@ -66,15 +66,22 @@ class FulfillmentOrder:
     shipping_code: str  # DOMESTIC_DEFAULT or INTERNATIONAL_DEFAULT
     carrier_code: str
     service_code: str
+    #: The buyer's note (Big Cartel ``customer_note``), cleaned (``validation.note_text``).
+    customer_note: str | None = None
 
     def payload_hash(self) -> str:
         """SHA-256 of every field, so the caller can tell whether what it would send changed.
 
         Equal values hash equally whatever their spelling: ``12.5`` and ``12.50``, or one
-        instant given in two time zones, are not a change worth an update.
+        instant given in two time zones, are not a change worth an update. A field added after
+        orders were sent is left out while it is empty (:data:`_ADDED_FIELDS`), so an order
+        that does not use it hashes as it did, and is not sent again merely because the code
+        gained a field.
         """
         canonical = json.dumps(
-            _canonical(dataclasses.asdict(self)), sort_keys=True, separators=(",", ":")
+            _canonical(_without_empty_additions(dataclasses.asdict(self))),
+            sort_keys=True,
+            separators=(",", ":"),
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -120,6 +127,23 @@ def decimal_text(value: decimal.Decimal) -> str:
     if not value.is_finite():
         raise ValueError(f"{value} is not a finite amount")
     return format(value, "f")
+
+
+#: Fields added to the order and its items after the first orders were sent, by dataclass; each
+#: is hashed only when it holds something (see ``FulfillmentOrder.payload_hash``).
+_ADDED_FIELDS: dict[str, tuple[str, ...]] = {
+    "order": ("customer_note",),
+    "item": (),
+}
+
+
+def _without_empty_additions(order: dict[str, Any]) -> dict[str, Any]:
+    def pruned(fields: dict[str, Any], added: tuple[str, ...]) -> dict[str, Any]:
+        return {k: v for k, v in fields.items() if k not in added or v not in (None, (), [])}
+
+    result = pruned(order, _ADDED_FIELDS["order"])
+    result["items"] = [pruned(item, _ADDED_FIELDS["item"]) for item in order["items"]]
+    return result
 
 
 def _canonical(value: Any) -> Any:

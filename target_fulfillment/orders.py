@@ -19,6 +19,7 @@ from target_fulfillment.sku import derive_sku
 from target_fulfillment.validation import (
     amount,
     id_text,
+    note_text,
     record_id_problem,
     shown,
     sku_problem,
@@ -118,6 +119,17 @@ def _require(order: Record, field: str) -> t.Any:
     if value in (None, "", []):
         raise InvalidOrderError(f"order {order.get('id')}: required field '{field}' is missing")
     return value
+
+
+def _note(order: Record) -> str | None:
+    """The buyer's note, cleaned rather than held for (``note_text``); only a value that is not
+    text at all holds the order, named by field, never quoted."""
+    value = order.get("customer_note")
+    if value is None:
+        return None
+    if isinstance(value, Mapping | list | tuple | bool):
+        raise InvalidOrderError(f"order {order.get('id')}: customer_note is not text")
+    return note_text(str(value))
 
 
 def _country(order: Record) -> str | None:
@@ -302,4 +314,5 @@ def build_order(
         shipping_code=code,
         carrier_code=service.carrier_code,
         service_code=service.service_code,
+        customer_note=_note(order),
     )

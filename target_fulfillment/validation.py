@@ -24,6 +24,10 @@ _RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
+#: The most characters of a buyer's note sent on. Neither ShipStation API documents a limit for
+#: ``customerNotes`` or ``notes_from_buyer`` (notes B5, A3); 1,000 keeps any plausible note whole
+#: and bounds what one field of a record can make the warehouse store.
+MAX_NOTE = 1000
 
 
 def shown(value: t.Any, limit: int = 40) -> str:
@@ -90,6 +94,19 @@ def storable_text(value: str | None) -> str | None:
     if value is None:
         return None
     return _SURROGATE.sub(REPLACEMENT, value.replace("\x00", REPLACEMENT))
+
+
+def note_text(value: str) -> str | None:
+    """A buyer's note as a warehouse field holds it, or None when nothing is left.
+
+    A note never holds an order: control characters (other than tab and line breaks) are
+    dropped, lone surrogates become U+FFFD, the ends are trimmed, and a note longer than
+    :data:`MAX_NOTE` is cut, ending in an ellipsis.
+    """
+    text = _SURROGATE.sub(REPLACEMENT, _CONTROL.sub("", value)).strip()
+    if len(text) > MAX_NOTE:
+        text = text[: MAX_NOTE - 1].rstrip() + "\u2026"
+    return text or None
 
 
 def sku_problem(sku: str) -> str | None:

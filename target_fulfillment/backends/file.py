@@ -31,6 +31,7 @@ exact; times are ISO-8601 with an offset; ``null`` where Big Cartel has nothing:
       "order_date": "2024-05-01T17:15:00+00:00",
       "payment_date": "2024-05-01T17:16:00+00:00",
       "customer_email": "ada@example.com",
+      "customer_note": "Please leave it at the back door.",
       "currency": "USD",
       "amount_paid": "30.00",
       "shipping_amount": "5.00",
@@ -43,6 +44,10 @@ exact; times are ISO-8601 with an offset; ``null`` where Big Cartel has nothing:
       "shipping": {"code": "DOMESTIC_DEFAULT", "carrier_code": "usps",
                    "service_code": "usps_priority_mail"}
     }
+
+Fields added to ``order@1`` later, which a reader of the first documents may ignore (the
+format keeps its name: no field changed its meaning): ``customer_note``, the buyer's note
+(``null`` when none; control characters dropped, at most 1,000 characters).
 
 A new file with the same key replaces the order while it waits; once the warehouse has collected
 it the exchange has no update channel, and updates are refused with ``OrderLockedError``.
@@ -354,6 +359,7 @@ def order_document(order: FulfillmentOrder) -> dict[str, Any]:
         "order_date": as_utc(order.order_date).isoformat(),
         "payment_date": as_utc(order.payment_date).isoformat() if order.payment_date else None,
         "customer_email": order.customer_email,
+        "customer_note": order.customer_note,
         "currency": order.currency,
         "amount_paid": decimal_text(order.amount_paid),
         "shipping_amount": decimal_text(order.shipping_amount),

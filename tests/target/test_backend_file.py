@@ -132,6 +132,7 @@ def test_submit_writes_the_documented_order_file(backend: FileBackend) -> None:
         "order_date": "2024-05-01T17:15:00+00:00",
         "payment_date": "2024-05-01T17:16:00+00:00",
         "customer_email": "ada@example.com",
+        "customer_note": None,
         "currency": "USD",
         "amount_paid": "30.00",
         "shipping_amount": "5.00",

@@ -74,6 +74,8 @@ def order_body(order: FulfillmentOrder, store_id: int | None) -> dict[str, Any]:
         "requestedShippingService": order.shipping_code,
         "carrierCode": order.carrier_code,
         "serviceCode": order.service_code,
+        # The buyer's note (V1 Order model, notes B5).
+        "customerNotes": order.customer_note,
     }
     if store_id is not None:
         body["advancedOptions"] = {"storeId": store_id}

@@ -110,7 +110,8 @@ def shipment_body(order: FulfillmentOrder, warehouse_id: str, weight: Weight) ->
     if order.currency:
         body["amount_paid"] = money(order.amount_paid, order.currency)
         body["shipping_paid"] = money(order.shipping_amount, order.currency)
-    # notes_from_buyer: FulfillmentOrder carries no buyer note yet; once it does, it goes here.
+    if order.customer_note:
+        body["notes_from_buyer"] = order.customer_note
     return body
 
 
