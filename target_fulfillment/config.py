@@ -18,7 +18,7 @@ from bigcartel_core.settings import (
     http_url_error,
     unknown_settings,
 )
-from target_fulfillment.shipping import validate_shipping_codes
+from target_fulfillment.shipping import product_attributes, validate_shipping_codes
 
 #: Settings of earlier versions, with what to do instead.
 RETIRED = {
@@ -30,7 +30,6 @@ _COUNTRY = re.compile("[A-Za-z]{2}")
 _SHIPSTATION_V2_REQUIRED = (
     "shipstation_v2_api_key",
     "shipstation_v2_warehouse_id",
-    "default_package_weight",
 )
 _LEDGER_DIALECTS = ("sqlite", "postgresql")
 
@@ -42,6 +41,10 @@ def config_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> l
         validate_shipping_codes(config.get("shipping_codes"))
     except ValueError as error:
         errors.append(str(error))
+    try:
+        product_attributes(config.get("product_attributes"))
+    except ValueError as error:
+        errors += str(error).split("; ")
     errors += _database_url(config, "ledger_url")
     webhook_db = database_url_error("webhook_db_url", config.get("webhook_db_url"))
     errors += [webhook_db] if webhook_db else []
@@ -75,7 +78,8 @@ def config_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> l
 def _shipstation_v2(config: Mapping[str, t.Any]) -> list[str]:
     """The V2 settings JSON Schema cannot require, as they are needed by one backend only.
 
-    The schema has checked the weight's shape (a number and a unit); V2 needs it above 0.
+    The schema has checked the weight's shape (a number and a unit); V2 needs it above 0. The
+    weight is optional: without it an order whose items are not all weighed is held.
     """
     errors = [
         f"{name}: required for the shipstation_v2 backend"

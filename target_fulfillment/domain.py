@@ -17,6 +17,49 @@ from typing import Any, Literal
 from bigcartel_core.timestamps import as_utc
 
 RemoteStatus = Literal["open", "shipped", "cancelled"]
+#: The weight units the settings take: ShipStation V2's words (notes A3).
+WEIGHT_UNITS = ("ounce", "pound", "gram", "kilogram")
+#: Grams in each unit, exactly (the international avoirdupois pound is 453.59237 g).
+GRAMS_PER: dict[str, decimal.Decimal] = {
+    "gram": decimal.Decimal(1),
+    "kilogram": decimal.Decimal(1000),
+    "ounce": decimal.Decimal("28.349523125"),
+    "pound": decimal.Decimal("453.59237"),
+}
+
+
+@dataclass(frozen=True)
+class Weight:
+    """A weight ``{value, unit}``, ``unit`` one of :data:`WEIGHT_UNITS`."""
+
+    value: decimal.Decimal
+    unit: str
+
+    def body(self) -> dict[str, Any]:
+        return {"value": self.value, "unit": self.unit}
+
+    def grams(self) -> decimal.Decimal:
+        return self.value * GRAMS_PER[self.unit]
+
+
+@dataclass(frozen=True)
+class ItemCustoms:
+    """What a customs declaration says of one item (``product_attributes``)."""
+
+    description: str
+    hs_code: str
+    country_of_origin: str  # ISO 3166-1 alpha-2
+
+
+@dataclass(frozen=True)
+class CustomsDeclaration:
+    """An international order's declaration: what it contains, and what to do if undeliverable.
+
+    The words are those both ShipStation APIs share (notes A3, B5).
+    """
+
+    contents: str  # merchandise, documents, gift, returned_goods, sample
+    non_delivery: str  # return_to_sender, treat_as_abandoned
 
 
 @dataclass(frozen=True)
@@ -45,6 +88,10 @@ class LineItem:
     quantity: int
     unit_price: decimal.Decimal
     option_name: str | None
+    #: The weight of one unit, from ``product_attributes``; None when not configured.
+    weight: Weight | None = None
+    #: Customs data of the item; set on international orders only.
+    customs: ItemCustoms | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +115,8 @@ class FulfillmentOrder:
     service_code: str
     #: The buyer's note (Big Cartel ``customer_note``), cleaned (``validation.note_text``).
     customer_note: str | None = None
+    #: The customs declaration: set on international orders, each of whose items has customs.
+    customs: CustomsDeclaration | None = None
 
     def payload_hash(self) -> str:
         """SHA-256 of every field, so the caller can tell whether what it would send changed.
@@ -117,6 +166,31 @@ class Shipment:
     source_id: str
 
 
+def total_weight(items: tuple[LineItem, ...]) -> Weight | None:
+    """The weight of the items together (each unit's weight times its quantity), or None when
+    any item has no weight: a sum of some would understate the package.
+
+    One unit per package: the items' unit when they share one, else grams, converted exactly.
+    """
+    weights = [item.weight for item in items]
+    if not weights or any(weight is None for weight in weights):
+        return None
+    units = {weight.unit for weight in weights if weight is not None}
+    if len(units) == 1:
+        unit = units.pop()
+        total = sum(
+            (w.value * i.quantity for i in items if (w := i.weight) is not None),
+            decimal.Decimal(0),
+        )
+    else:
+        unit = "gram"
+        total = sum(
+            (w.grams() * i.quantity for i in items if (w := i.weight) is not None),
+            decimal.Decimal(0),
+        )
+    return Weight(total.normalize(), unit)
+
+
 def order_key(account_id: str, order_id: str) -> str:
     """The idempotency key the warehouse stores with the order; never changes for an order."""
     return f"bigcartel-{account_id}-{order_id}"
@@ -132,8 +206,8 @@ def decimal_text(value: decimal.Decimal) -> str:
 #: Fields added to the order and its items after the first orders were sent, by dataclass; each
 #: is hashed only when it holds something (see ``FulfillmentOrder.payload_hash``).
 _ADDED_FIELDS: dict[str, tuple[str, ...]] = {
-    "order": ("customer_note",),
-    "item": (),
+    "order": ("customer_note", "customs"),
+    "item": ("weight", "customs"),
 }
 
 

@@ -32,7 +32,7 @@ from target_fulfillment.bigcartel import (
     ShopDisconnectedError,
     WriteBackError,
 )
-from target_fulfillment.domain import FulfillmentOrder, RemoteOrder, Shipment, order_key
+from target_fulfillment.domain import FulfillmentOrder, RemoteOrder, Shipment, Weight, order_key
 from target_fulfillment.ledger import Claim
 from target_fulfillment.orders import (
     CatalogProduct,
@@ -42,6 +42,7 @@ from target_fulfillment.orders import (
     is_eligible,
     is_voided,
 )
+from target_fulfillment.shipping import ProductAttributes
 
 if t.TYPE_CHECKING:
     from target_fulfillment.ledger import Ledger, OrderEntry
@@ -77,6 +78,14 @@ class Settings:
     notify_customer: bool
     #: Shops not to write back to, with the reason: they deauthorized the app (webhook store).
     disconnected: Mapping[str, str] = field(default_factory=dict)
+    #: Weights and customs data by SKU (``product_attributes``).
+    product_attributes: Mapping[str, ProductAttributes] = field(default_factory=dict)
+    customs_contents: str = "merchandise"
+    customs_non_delivery: str = "return_to_sender"
+    #: The backend takes no order without a package weight (ShipStation V2).
+    require_package_weight: bool = False
+    #: The package weight when the items are not all weighed (``default_package_weight``).
+    package_weight: Weight | None = None
 
 
 class Fulfillment:
@@ -245,6 +254,11 @@ class Fulfillment:
                 shop_country=self._shop_country(account_id) or self.settings.origin_country,
                 sku_overrides=self.settings.sku_overrides,
                 shipping_codes=self.settings.shipping_codes,
+                product_attributes=self.settings.product_attributes,
+                customs_contents=self.settings.customs_contents,
+                customs_non_delivery=self.settings.customs_non_delivery,
+                require_package_weight=self.settings.require_package_weight,
+                package_weight=self.settings.package_weight,
             )
         except InvalidOrderError as error:
             result = Hold(str(error))

@@ -6,6 +6,7 @@ to an order lives here, so each can be tested without a database or a network.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import typing as t
@@ -13,8 +14,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bigcartel_core import timestamps
-from target_fulfillment.domain import Address, FulfillmentOrder, LineItem, order_key
-from target_fulfillment.shipping import carrier_service, shipping_code
+from target_fulfillment.domain import (
+    Address,
+    CustomsDeclaration,
+    FulfillmentOrder,
+    LineItem,
+    Weight,
+    order_key,
+    total_weight,
+)
+from target_fulfillment.shipping import (
+    ATTRIBUTES_SETTING,
+    INTERNATIONAL_DEFAULT,
+    ProductAttributes,
+    carrier_service,
+    shipping_code,
+)
 from target_fulfillment.sku import derive_sku
 from target_fulfillment.validation import (
     amount,
@@ -215,16 +230,28 @@ def build_order(
     shop_country: str | None,
     sku_overrides: Mapping[str, str],
     shipping_codes: Mapping[str, Mapping[str, str]],
+    product_attributes: Mapping[str, ProductAttributes] | None = None,
+    customs_contents: str = "merchandise",
+    customs_non_delivery: str = "return_to_sender",
+    require_package_weight: bool = False,
+    package_weight: Weight | None = None,
 ) -> FulfillmentOrder | Hold:
     """The warehouse order for an eligible Big Cartel order, or a :class:`Hold`.
 
     An order is sent whole or not at all: one item whose SKU cannot be derived holds the order.
+    Each item carries its weight from ``product_attributes`` (by SKU). Once any attributes are
+    configured, an international order carries a customs declaration, and is held while any
+    item lacks a customs attribute or the order its currency (item values are declared in it);
+    a domestic order needs neither. With
+    ``require_package_weight`` (ShipStation V2) an order whose items are not all weighed and
+    for which there is no ``package_weight`` default is held.
     Raises :class:`InvalidOrderError`, naming the item and field, for a record that cannot be
     sent as it is (impossible quantities, amounts that are not money, text that is not text).
     """
     order_id = str(_require(order, "id"))
     account_id = str(_require(order, "account_id"))
 
+    attributes = product_attributes or {}
     lines, reasons = [], []
     for item in _items(order):
         where = f"item {item.item_id}"
@@ -252,6 +279,7 @@ def build_order(
         if problem:
             reasons.append(f"{where}: {problem}")
             continue
+        known_attributes = attributes.get(result.sku, ProductAttributes())
         lines.append(
             LineItem(
                 line_item_key=item.item_id,
@@ -260,6 +288,8 @@ def build_order(
                 quantity=item.quantity,
                 unit_price=item.unit_price,
                 option_name=option_name,
+                weight=known_attributes.weight,
+                customs=known_attributes.customs(),
             )
         )
     destination = _country(order)
@@ -268,6 +298,29 @@ def build_order(
         service = carrier_service(code, str(destination), shipping_codes)
     except ValueError as error:
         reasons.append(str(error))
+        code = ""
+    currency = order.get("currency")
+    currency_code = _text(
+        currency.get("id") if isinstance(currency, Mapping) else currency,
+        f"order {order_id}",
+        "currency",
+    )
+    # Customs is declared once the seller has configured product_attributes at all: before, the
+    # warehouse's own customs defaults applied (ShipStation fills customs from its product
+    # records unless told to leave them blank, notes B5), and an upgrade must not stop every
+    # international order. From then on an international order is declared whole or held.
+    international = code == INTERNATIONAL_DEFAULT and bool(attributes)
+    if international:
+        reasons += _customs_reasons(order_id, lines, attributes, currency_code)
+    else:
+        lines = [dataclasses.replace(line, customs=None) for line in lines]
+    if require_package_weight and package_weight is None and total_weight(tuple(lines)) is None:
+        unweighed = ", ".join(line.sku for line in lines if line.weight is None)
+        reasons.append(
+            f"order {order_id}: ShipStation V2 needs a package weight, and no weight is"
+            f" configured for SKU {unweighed} ({ATTRIBUTES_SETTING}) nor a"
+            " default_package_weight"
+        )
     if reasons:
         return Hold("; ".join(dict.fromkeys(reasons)))
 
@@ -293,7 +346,6 @@ def build_order(
     if not (address.name and address.street1 and address.city):
         return Hold(f"order {order_id} has an incomplete shipping address (name, street, city)")
     completed = _timestamp(order.get("completed_at"))
-    currency = order.get("currency")
     return FulfillmentOrder(
         key=order_key(account_id, order_id),
         account_id=account_id,
@@ -306,13 +358,35 @@ def build_order(
         items=tuple(lines),
         amount_paid=_money(order, "total"),
         shipping_amount=_money(order, "shipping_total", default="0"),
-        currency=_text(
-            currency.get("id") if isinstance(currency, Mapping) else currency,
-            f"order {order_id}",
-            "currency",
-        ),
+        currency=currency_code,
         shipping_code=code,
         carrier_code=service.carrier_code,
         service_code=service.service_code,
         customer_note=_note(order),
+        customs=(
+            CustomsDeclaration(customs_contents, customs_non_delivery) if international else None
+        ),
     )
+
+
+def _customs_reasons(
+    order_id: str,
+    lines: list[LineItem],
+    attributes: Mapping[str, ProductAttributes],
+    currency: str | None,
+) -> list[str]:
+    """Why an international order cannot be declared: each item's missing customs attributes
+    (named with its SKU, the key of ``product_attributes``), or the order's missing currency."""
+    reasons = []
+    for line in lines:
+        if line.customs is None:
+            missing = attributes.get(line.sku, ProductAttributes()).missing_for_customs()
+            reasons.append(
+                f"item {line.line_item_key}: SKU {line.sku} lacks {', '.join(missing)} for"
+                f" the customs declaration of an international order ({ATTRIBUTES_SETTING})"
+            )
+    if currency is None:
+        reasons.append(
+            f"order {order_id}: no currency, and customs declares the items' values in it"
+        )
+    return reasons

@@ -17,11 +17,18 @@ from bigcartel_core.http import user_agent as http_user_agent
 from bigcartel_core.settings import config_secrets, with_shop_settings
 from bigcartel_core.webhook_store import WebhookStore, consumer_errors
 from target_fulfillment.backends import make_backend
+from target_fulfillment.backends.shipstation.mapping_v2 import package_weight
 from target_fulfillment.bigcartel import BigCartelWriter
 from target_fulfillment.config import config_errors
+from target_fulfillment.domain import WEIGHT_UNITS
 from target_fulfillment.fulfillment import Fulfillment, Settings
 from target_fulfillment.ledger import Ledger
 from target_fulfillment.order_cache import OrderCache
+from target_fulfillment.shipping import (
+    CUSTOMS_CONTENTS,
+    CUSTOMS_NON_DELIVERY,
+    product_attributes,
+)
 from target_fulfillment.sinks import SINKS, IgnoredSink
 from target_fulfillment.summary import RunSummary
 from target_fulfillment.validation import printable
@@ -106,8 +113,53 @@ class TargetFulfillment(Target):
                         allowed_values=["ounce", "pound", "gram", "kilogram"],
                     ),
                 ),
-                description='shipstation_v2 backend: the weight of every package, {"value": N, '
-                '"unit": "ounce|pound|gram|kilogram"}; V2 refuses a package without one.',
+                description="shipstation_v2 backend: the weight of a package whose items are "
+                'not all weighed in product_attributes, {"value": N, "unit": '
+                '"ounce|pound|gram|kilogram"}; V2 requires a package weight, so without either '
+                "an order is held.",
+            ),
+            th.Property(
+                "product_attributes",
+                th.ObjectType(
+                    additional_properties=th.ObjectType(
+                        th.Property(
+                            "weight",
+                            th.ObjectType(
+                                th.Property("value", th.NumberType, required=True),
+                                th.Property(
+                                    "unit",
+                                    th.StringType,
+                                    required=True,
+                                    allowed_values=list(WEIGHT_UNITS),
+                                ),
+                            ),
+                        ),
+                        th.Property("description", th.StringType),
+                        th.Property("hs_code", th.StringType),
+                        th.Property("country_of_origin", th.StringType),
+                    )
+                ),
+                default={},
+                description='Per SKU (a product option\'s SKU included): {"<SKU>": {"weight": '
+                '{"value": N, "unit": "ounce|pound|gram|kilogram"}, "description": "<at most '
+                '100 characters>", "hs_code": "6109.10", "country_of_origin": "PT"}}. Weights '
+                "go to the warehouse per item (and summed as the V2 package weight). Once any "
+                "are set, international orders carry a customs declaration, and one is held "
+                "until each of its SKUs has description, hs_code and country_of_origin.",
+            ),
+            th.Property(
+                "customs_contents",
+                th.StringType,
+                default="merchandise",
+                allowed_values=list(CUSTOMS_CONTENTS),
+                description="What international orders' customs declarations say they contain.",
+            ),
+            th.Property(
+                "customs_non_delivery",
+                th.StringType,
+                default="return_to_sender",
+                allowed_values=list(CUSTOMS_NON_DELIVERY),
+                description="What the carrier does with an undeliverable international package.",
             ),
             th.Property(
                 "shipstation_rate_limit_max_wait",
@@ -293,6 +345,14 @@ class TargetFulfillment(Target):
             dry_run=bool(self.config["dry_run"]),
             notify_customer=bool(self.config["notify_customer"]),
             disconnected=self._disconnected_shops(),
+            product_attributes=product_attributes(self.config.get("product_attributes")),
+            customs_contents=self.config["customs_contents"],
+            customs_non_delivery=self.config["customs_non_delivery"],
+            # V2 takes no shipment without a package weight (notes A3); v1 and files do.
+            require_package_weight=self.config["backend"] == "shipstation_v2",
+            package_weight=package_weight(
+                self.config.get("default_package_weight"), "default_package_weight"
+            ),
         )
         try:
             Fulfillment(

@@ -47,7 +47,13 @@ exact; times are ISO-8601 with an offset; ``null`` where Big Cartel has nothing:
 
 Fields added to ``order@1`` later, which a reader of the first documents may ignore (the
 format keeps its name: no field changed its meaning): ``customer_note``, the buyer's note
-(``null`` when none; control characters dropped, at most 1,000 characters).
+(``null`` when none; control characters dropped, at most 1,000 characters); per item
+``weight``, one unit's ``{"value": "<decimal>", "unit": "ounce|pound|gram|kilogram"}``, and
+``customs`` ``{"description", "hs_code", "country_of_origin"}`` (international orders only);
+``package_weight``, the items' weights times their quantities summed, in their unit when they
+share one and in grams otherwise (``null`` unless every item has a weight); and ``customs``,
+``{"contents", "non_delivery"}`` on an international order (``null`` otherwise). All come from
+the ``product_attributes`` and ``customs_*`` settings; each is ``null`` when not configured.
 
 A new file with the same key replaces the order while it waits; once the warehouse has collected
 it the exchange has no update channel, and updates are refused with ``OrderLockedError``.
@@ -93,7 +99,9 @@ from target_fulfillment.domain import (
     RemoteStatus,
     Shipment,
     ShippedItem,
+    Weight,
     decimal_text,
+    total_weight,
 )
 
 ORDER_FORMAT = "bigcartel-fulfillment/order@1"
@@ -373,15 +381,23 @@ def order_document(order: FulfillmentOrder) -> dict[str, Any]:
                 "quantity": item.quantity,
                 "unit_price": decimal_text(item.unit_price),
                 "option_name": item.option_name,
+                "weight": _weight(item.weight),
+                "customs": dataclasses.asdict(item.customs) if item.customs else None,
             }
             for item in order.items
         ],
+        "package_weight": _weight(total_weight(order.items)),
+        "customs": dataclasses.asdict(order.customs) if order.customs else None,
         "shipping": {
             "code": order.shipping_code,
             "carrier_code": order.carrier_code,
             "service_code": order.service_code,
         },
     }
+
+
+def _weight(weight: Weight | None) -> dict[str, str] | None:
+    return {"value": decimal_text(weight.value), "unit": weight.unit} if weight else None
 
 
 def read_confirmation(data: bytes, source_id: str) -> Shipment:

@@ -146,8 +146,12 @@ def test_submit_writes_the_documented_order_file(backend: FileBackend) -> None:
                 "quantity": 2,
                 "unit_price": "12.50",
                 "option_name": "Medium",
+                "weight": None,
+                "customs": None,
             }
         ],
+        "package_weight": None,
+        "customs": None,
         "shipping": {
             "code": "DOMESTIC_DEFAULT",
             "carrier_code": "usps",

@@ -728,7 +728,6 @@ def test_make_backend_builds_a_v2_backend(sandbox: ShipStationV2Sandbox) -> None
     [
         ({"shipstation_v2_api_key": None}, "`shipstation_v2_api_key` is required"),
         ({"shipstation_v2_warehouse_id": ""}, "`shipstation_v2_warehouse_id` is required"),
-        ({"default_package_weight": None}, "`default_package_weight` is required"),
         ({"default_package_weight": {"value": 0, "unit": "pound"}}, "`default_package_weight`"),
         ({"default_package_weight": {"value": 2, "unit": "stone"}}, "`default_package_weight`"),
         ({"default_package_weight": {"value": True, "unit": "ounce"}}, "`default_package_weight`"),
@@ -745,7 +744,6 @@ def test_make_backend_names_a_bad_v2_setting(change: dict[str, Any], message: st
     [
         ({"shipstation_v2_api_key": None}, "shipstation_v2_api_key: required"),
         ({"shipstation_v2_warehouse_id": None}, "shipstation_v2_warehouse_id: required"),
-        ({"default_package_weight": None}, "default_package_weight: required"),
         ({"default_package_weight": {"value": 0, "unit": "ounce"}}, "more than 0"),
         (
             {"default_package_weight": {"value": 2, "unit": "stone"}},

@@ -17,6 +17,7 @@ from target_fulfillment.backends.file import FileBackend
 from target_fulfillment.fulfillment import Fulfillment, Settings
 from target_fulfillment.ledger import Ledger
 from target_fulfillment.order_cache import OrderCache
+from target_fulfillment.shipping import product_attributes
 from target_fulfillment.summary import RunSummary
 
 SHOP = "1001"
@@ -34,6 +35,7 @@ def _order(order_id: str, country: str = "US") -> dict[str, t.Any]:
         "shipping_city": "Springfield",
         "shipping_country": {"id": country},
         "total": "9.00",
+        "currency": {"id": "USD"},
         "updated_at": "2026-05-01T12:00:00+00:00",
         "items": [{"id": f"{order_id}-1", "product_id": "10", "quantity": 1, "price": "9.00"}],
     }
@@ -70,6 +72,10 @@ def _run(tmp_path: Path, backend: FileBackend, codes: t.Any = CODES) -> RunSumma
         max_concurrency=2,
         dry_run=False,
         notify_customer=False,
+        # The ABROAD orders' customs declaration needs these.
+        product_attributes=product_attributes(
+            {"MUG": {"description": "Mug", "hs_code": "6912.00", "country_of_origin": "US"}}
+        ),
     )
     try:
         Fulfillment(

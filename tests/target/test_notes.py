@@ -59,8 +59,12 @@ def _legacy_hash(order: FulfillmentOrder) -> str:
     from target_fulfillment.domain import _canonical
 
     fields = dataclasses.asdict(order)
-    for name in ("customer_note",):
+    # The fields this order gained since its first version: the note and the customs data.
+    for name in ("customer_note", "customs"):
         fields.pop(name)
+    for item in fields["items"]:
+        item.pop("weight")
+        item.pop("customs")
     canonical = json.dumps(_canonical(fields), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -15,6 +15,7 @@ from target_fulfillment.orders import (
     is_eligible,
     is_voided,
 )
+from target_fulfillment.shipping import product_attributes
 
 CODES = {
     "DOMESTIC_DEFAULT": {"carrier_code": "usps", "service_code": "usps_priority_mail"},
@@ -97,8 +98,20 @@ def test_a_paid_unshipped_domestic_order_becomes_a_warehouse_order() -> None:
     [("GB", "INTERNATIONAL_DEFAULT", "usps"), ("CA", "INTERNATIONAL_DEFAULT", "ups")],
 )
 def test_international_orders_and_per_country_services(country, code, carrier) -> None:
-    result = _build(_order(shipping_country={"id": country}))
+    customs = {"description": "Goods", "hs_code": "6109.10", "country_of_origin": "US"}
+    result = build_order(
+        _order(shipping_country={"id": country}),
+        product=CATALOG.get,
+        shop_country="US",
+        sku_overrides={},
+        shipping_codes=CODES,
+        product_attributes=product_attributes({"SHIRT-X-LARGE": customs, "MUG-1": customs}),
+    )
     assert (result.shipping_code, result.carrier_code) == (code, carrier)
+    assert result.customs is not None
+    # With no product_attributes at all, no declaration (tests/target/test_weights_customs.py).
+    plain = _build(_order(shipping_country={"id": country}))
+    assert (plain.shipping_code, plain.customs) == (code, None)
 
 
 def test_one_item_without_sku_holds_the_whole_order_naming_the_product() -> None:

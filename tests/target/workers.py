@@ -136,6 +136,7 @@ def order_record(index: int) -> dict[str, t.Any]:
         "shipping_country": {"id": "US" if index % 4 else "CA", "name": "x"},
         "total": "42.50",
         "shipping_total": "5.00",
+        "currency": {"id": "USD"},
         "completed_at": "2026-05-01T12:00:00+00:00",
         "updated_at": "2026-05-01T12:00:00+00:00",
         "items": [
@@ -642,8 +643,18 @@ class RoundResult:
 def worker_config(
     backend: str, ledger_url: str, workdir: Path, api_url: str | None, number: int
 ) -> dict[str, t.Any]:
-    """The defaults, plus only the shared ledger and the backend's settings."""
-    config: dict[str, t.Any] = {"backend": backend, "ledger_url": ledger_url}
+    """The defaults, plus only the shared ledger, the backend's settings and the customs data
+    of every SKU."""
+    config: dict[str, t.Any] = {
+        "backend": backend,
+        "ledger_url": ledger_url,
+        # Every fourth order ships to Canada: its customs declaration needs these.
+        "product_attributes": {
+            sku: {"description": "Cotton tee", "hs_code": "6109.10", "country_of_origin": "US"}
+            for sku in [f"P{p}-{size}" for p in range(5) for size in ("SMALL", "MEDIUM", "LARGE")]
+            + ["P9-"]
+        },
+    }
     if backend == "file":
         config["file_outbox_dir"] = str(workdir / "outbox")
         config["file_inbox_dir"] = str(workdir / "inbox")

@@ -25,8 +25,13 @@ from target_fulfillment.domain import (
     RemoteStatus,
     Shipment,
     ShippedItem,
+    Weight,
     decimal_text,
 )
+
+#: V1's weight units (pounds|ounces|grams, notes B5) for the settings' units; V1 has no
+#: kilograms, so a kilogram weight is sent in grams.
+V1_UNITS = {"pound": "pounds", "ounce": "ounces", "gram": "grams"}
 
 #: The statuses in which ShipStation still takes an update of an order (the V1 createorders docs).
 OPEN_STATUSES = frozenset(
@@ -77,9 +82,36 @@ def order_body(order: FulfillmentOrder, store_id: int | None) -> dict[str, Any]:
         # The buyer's note (V1 Order model, notes B5).
         "customerNotes": order.customer_note,
     }
+    if order.customs is not None:
+        # Each customs item's value is the unit price, in the order's currency: the docs say
+        # USD and do not say whether per unit or per line (notes B5); the declared quantity
+        # goes with it, as the V2 per-item declaration does. ShipStation replaces these with
+        # its own unless the account's Customs Declarations setting is "Leave blank".
+        body["internationalOptions"] = {
+            "contents": order.customs.contents,
+            "nonDelivery": order.customs.non_delivery,
+            "customsItems": [
+                {
+                    "description": item.customs.description,
+                    "quantity": item.quantity,
+                    "value": item.unit_price,
+                    "harmonizedTariffCode": item.customs.hs_code,
+                    "countryOfOrigin": item.customs.country_of_origin,
+                }
+                for item in order.items
+                if item.customs is not None
+            ],
+        }
     if store_id is not None:
         body["advancedOptions"] = {"storeId": store_id}
     return body
+
+
+def weight_body(weight: Weight) -> dict[str, Any]:
+    """A v1 Weight ``{value, units}``; kilograms become grams, exactly."""
+    if weight.unit == "kilogram":
+        return {"value": (weight.value * 1000).normalize(), "units": "grams"}
+    return {"value": weight.value, "units": V1_UNITS[weight.unit]}
 
 
 def address_body(address: Address) -> dict[str, Any]:
@@ -99,8 +131,11 @@ def address_body(address: Address) -> dict[str, Any]:
 
 
 def item_body(item: LineItem) -> dict[str, Any]:
-    """A v1 OrderItem; ``lineItemKey`` brings Big Cartel's line item back with the shipment."""
-    return {
+    """A v1 OrderItem; ``lineItemKey`` brings Big Cartel's line item back with the shipment.
+
+    ``weight`` is one unit's, as ``unitPrice`` is one unit's price.
+    """
+    body: dict[str, Any] = {
         "lineItemKey": item.line_item_key,
         "sku": item.sku,
         "name": item.name,
@@ -108,6 +143,9 @@ def item_body(item: LineItem) -> dict[str, Any]:
         "unitPrice": item.unit_price,
         "options": [{"name": "Option", "value": item.option_name}] if item.option_name else [],
     }
+    if item.weight is not None:
+        body["weight"] = weight_body(item.weight)
+    return body
 
 
 def order_number(key: str) -> str:

@@ -12,7 +12,6 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from bigcartel_core import timestamps
@@ -24,11 +23,13 @@ from target_fulfillment.domain import (
     RemoteStatus,
     Shipment,
     ShippedItem,
+    Weight,
+    total_weight,
 )
+from target_fulfillment.shipping import weight
 
 #: The most characters V2 keeps of an ``external_shipment_id``; it cuts longer ones (notes A3).
 MAX_EXTERNAL_SHIPMENT_ID = 50
-WEIGHT_UNITS = ("ounce", "pound", "gram", "kilogram")
 #: Shipment statuses before a label is bought: the only ones an update or a cancel can change.
 OPEN_STATUSES = frozenset({"pending", "processing"})
 #: What a required address field says when the order does not know it. The notes list the
@@ -42,39 +43,22 @@ _CARRIER_ID = re.compile(r"se-\d+")
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Weight:
-    """A package weight as V2 takes it: ``{value, unit}``."""
+def package_weight(value: Any, setting: str) -> Weight | None:
+    """The default package weight a setting holds (None when unset); ``ValueError`` naming the
+    setting when it holds something else.
 
-    value: decimal.Decimal
-    unit: str
-
-    def body(self) -> dict[str, Any]:
-        return {"value": self.value, "unit": self.unit}
-
-
-def package_weight(value: Any, setting: str) -> Weight:
-    """The weight a setting holds; ``ValueError`` naming the setting when it holds none.
-
-    V2 refuses a shipment without a package weight (notes A3), so a backend without one could
-    send nothing: it has to be known before the first order.
+    V2 refuses a shipment without a package weight (notes A3): the items' summed weights are
+    used, else this default; the rules hold an order that has neither.
     """
-    units = "|".join(WEIGHT_UNITS)
-    expected = f'`{setting}` must be {{"value": <more than 0>, "unit": "{units}"}}'
     if value is None:
-        raise ValueError(f"`{setting}` is required for the shipstation_v2 backend: {expected}")
-    if not isinstance(value, Mapping) or value.get("unit") not in WEIGHT_UNITS:
-        raise ValueError(expected)
-    amount = value.get("value")
-    if isinstance(amount, bool) or not isinstance(amount, int | float | decimal.Decimal | str):
-        raise ValueError(expected)
-    try:
-        number = decimal.Decimal(str(amount))
-    except decimal.InvalidOperation:
-        raise ValueError(expected) from None
-    if not number.is_finite() or number <= 0:
-        raise ValueError(expected)
-    return Weight(number, str(value["unit"]))
+        return None
+    return weight(value, f"`{setting}`")
+
+
+def shipment_weight(order: FulfillmentOrder, default: Weight | None) -> Weight | None:
+    """The package's weight: every item's weight times its quantity, summed (in one unit,
+    ``domain.total_weight``), else the default; None when there is neither."""
+    return total_weight(order.items) or default
 
 
 def key_error(key: str) -> str | None:
@@ -91,8 +75,18 @@ def key_error(key: str) -> str | None:
     return None
 
 
-def shipment_body(order: FulfillmentOrder, warehouse_id: str, weight: Weight) -> dict[str, Any]:
-    """The V2 shipment for a create or an update: whole, as an update replaces the shipment."""
+def shipment_body(order: FulfillmentOrder, warehouse_id: str, package: Weight) -> dict[str, Any]:
+    """The V2 shipment for a create or an update: whole, as an update replaces the shipment.
+
+    One package of ``package`` weight (``shipment_weight``); an international order declares
+    each item in that package's ``products`` (``customs_items`` is deprecated, notes A3), with
+    one unit's value and weight, and the declaration's contents and non-delivery in ``customs``.
+    """
+    package_body: dict[str, Any] = {"weight": package.body()}
+    if order.customs is not None:
+        package_body["products"] = [
+            product_body(item, order.currency) for item in order.items if item.customs
+        ]
     body: dict[str, Any] = {
         "external_shipment_id": order.key,
         "shipment_number": order.order_id,
@@ -100,9 +94,13 @@ def shipment_body(order: FulfillmentOrder, warehouse_id: str, weight: Weight) ->
         "ship_to": ship_to_body(order.ship_to, order.customer_email),
         "service_code": order.service_code,
         "items": [item_body(item, order.key) for item in order.items],
-        # One package of the configured weight; per-item weights come with a later change.
-        "packages": [{"weight": weight.body()}],
+        "packages": [package_body],
     }
+    if order.customs is not None:
+        body["customs"] = {
+            "contents": order.customs.contents,
+            "non_delivery": order.customs.non_delivery,
+        }
     # carrier_id is the account's V2 carrier ("se-<n>"), which a carrier code such as "usps"
     # is not; without one the warehouse picks the carrier when it buys the label.
     if _CARRIER_ID.fullmatch(order.carrier_code):
@@ -134,8 +132,9 @@ def ship_to_body(address: Address, email: str | None) -> dict[str, Any]:
 
 
 def item_body(item: LineItem, key: str) -> dict[str, Any]:
-    """A V2 shipment item naming its order and line, so a split shipment still names both."""
-    return {
+    """A V2 shipment item naming its order and line, so a split shipment still names both;
+    ``weight`` is one unit's, as ``unit_price`` is."""
+    body: dict[str, Any] = {
         "sku": item.sku,
         "name": item.name,
         "quantity": item.quantity,
@@ -144,6 +143,26 @@ def item_body(item: LineItem, key: str) -> dict[str, Any]:
         "external_order_item_id": item.line_item_key,
         "options": [{"name": "Option", "value": item.option_name}] if item.option_name else [],
     }
+    if item.weight is not None:
+        body["weight"] = item.weight.body()
+    return body
+
+
+def product_body(item: LineItem, currency: str | None) -> dict[str, Any]:
+    """An item's customs declaration in ``packages[].products[]`` (notes A3)."""
+    assert item.customs is not None
+    body: dict[str, Any] = {
+        "description": item.customs.description,
+        "quantity": item.quantity,
+        # The rules hold an international order without a currency; "usd" is V1's own.
+        "value": money(item.unit_price, currency or "usd"),
+        "harmonized_tariff_code": item.customs.hs_code,
+        "country_of_origin": item.customs.country_of_origin,
+        "sku": item.sku,
+    }
+    if item.weight is not None:
+        body["weight"] = item.weight.body()
+    return body
 
 
 def money(amount: decimal.Decimal, currency: str) -> dict[str, Any]:

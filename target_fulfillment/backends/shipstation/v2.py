@@ -42,7 +42,7 @@ from target_fulfillment.backends.shipstation.client import (
     retry_after_signal,
 )
 from target_fulfillment.backends.shipstation.mapping import json_bytes, text
-from target_fulfillment.domain import FulfillmentOrder, RemoteOrder, Shipment
+from target_fulfillment.domain import FulfillmentOrder, RemoteOrder, Shipment, Weight
 
 DEFAULT_API_URL = "https://api.shipstation.com"
 API_KEY_SETTING = "shipstation_v2_api_key"
@@ -72,7 +72,7 @@ class ShipStationV2Backend:
         api_key: str,
         *,
         warehouse_id: str,
-        package_weight: mapping_v2.Weight,
+        package_weight: Weight | None = None,
         api_url: str = DEFAULT_API_URL,
         user_agent: str | None = None,
         batch_size: int = BATCH_SIZE,
@@ -84,7 +84,9 @@ class ShipStationV2Backend:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``api_url`` is the host, as the docs' ``https://api.shipstation.com/v2`` less
-        ``/v2`` (a trailing one is dropped). ``sleep`` and ``clock`` pace the rate budget."""
+        ``/v2`` (a trailing one is dropped). ``package_weight`` is the weight of a package whose
+        items are not all weighed (``default_package_weight``). ``sleep`` and ``clock`` pace
+        the rate budget."""
         self.batch_size = batch_size
         self._warehouse_id = warehouse_id
         self._weight = package_weight
@@ -126,6 +128,12 @@ class ShipStationV2Backend:
         for submission in submissions:
             order = submission.order
             problem = mapping_v2.key_error(order.key)
+            if problem is None and mapping_v2.shipment_weight(order, self._weight) is None:
+                # The rules hold such an order (require_package_weight); never sent without.
+                problem = (
+                    f"{order.key}: no package weight (its items are not all weighed and there"
+                    " is no default_package_weight); ShipStation V2 requires one"
+                )
             if problem is not None:
                 answers[order.key] = BackendError(problem)
             elif submission.backend_order_id:
@@ -223,6 +231,11 @@ class ShipStationV2Backend:
     def close(self) -> None:
         self._client.close()
 
+    def _shipment_body(self, order: FulfillmentOrder) -> dict[str, Any]:
+        package = mapping_v2.shipment_weight(order, self._weight)
+        assert package is not None  # submit_batch refuses an order without one
+        return mapping_v2.shipment_body(order, self._warehouse_id, package)
+
     def _create(self, orders: Sequence[FulfillmentOrder]) -> dict[str, str | BackendError]:
         """POST the new orders once: per key the shipment_id or the refusal; missing: in doubt.
 
@@ -235,12 +248,7 @@ class ShipStationV2Backend:
         with self._sent_lock:
             for key in keys:
                 self._sent_at.setdefault(key, moment)
-        body = {
-            "shipments": [
-                mapping_v2.shipment_body(order, self._warehouse_id, self._weight)
-                for order in orders
-            ]
-        }
+        body = {"shipments": [self._shipment_body(order) for order in orders]}
         action = f"POST {SHIPMENTS} of {len(orders)} shipments"
         response = self._client.post(SHIPMENTS, json_bytes(body), action)
         try:
@@ -299,7 +307,7 @@ class ShipStationV2Backend:
     def _update(self, order: FulfillmentOrder, shipment_id: str) -> str | BackendError | None:
         """PUT the whole shipment: its id, the refusal, or None when the answer was lost."""
         action = f"update of {order.key}"
-        body = json_bytes(mapping_v2.shipment_body(order, self._warehouse_id, self._weight))
+        body = json_bytes(self._shipment_body(order))
         try:
             response = self._client.send("PUT", _path(SHIPMENTS, shipment_id), body=body)
         except requests.RequestException as error:
