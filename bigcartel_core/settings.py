@@ -21,21 +21,27 @@ def unknown_settings(
     config: Mapping[str, t.Any],
     schema: Mapping[str, t.Any],
     retired: Mapping[str, str] | None = None,
+    unsupported: Mapping[str, str] | None = None,
 ) -> list[str]:
     """One message per config key the plugin does not declare, naming the closest declared one.
 
     A misspelt setting is otherwise ignored, and the plugin falls back to its default in silence
     (``ledger_uri`` meant a local SQLite ledger instead of the shared PostgreSQL one). ``retired``
-    maps settings a former version had to what to do instead.
+    maps settings a former version had to what to do instead; ``unsupported``, settings other
+    Singer plugins take that this one refuses, to why.
     """
     declared = list((schema.get("properties") or {}).keys())
     retired = retired or {}
+    unsupported = unsupported or {}
     errors = []
     for key in config:
         if key in declared:
             continue
         if key in retired:
             errors.append(f"{key}: setting no longer exists; {retired[key]}")
+            continue
+        if key in unsupported:
+            errors.append(f"{key}: not supported; {unsupported[key]}")
             continue
         close = difflib.get_close_matches(str(key), declared, n=1, cutoff=0.6)
         hint = f", did you mean {close[0]}?" if close else ""

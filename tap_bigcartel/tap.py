@@ -12,6 +12,7 @@ from functools import cached_property
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
 
 from bigcartel_core.auth import Shop, discover_account_id, shops_from_config
 from bigcartel_core.errors import ConfigError, ShopUnavailableError, redact
@@ -161,6 +162,15 @@ class TapBigCartel(Tap):
             return shops_from_config(self.config)
         except ConfigError as error:
             raise ConfigValidationError(str(error), errors=[str(error)]) from None
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
+        """The SDK's built-in settings, plus ``emit_activate_version_messages``: singer-sdk 0.54
+        declares the activate-version capability for taps but adds no setting to switch it on,
+        so without it the setting would be refused as unknown."""
+        super().append_builtin_config(config_jsonschema)
+        for name, prop in EMIT_ACTIVATE_VERSION_CONFIG["properties"].items():
+            config_jsonschema["properties"].setdefault(name, prop)
 
     @classmethod
     def invoke(cls, **kwargs: t.Any) -> None:

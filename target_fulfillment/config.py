@@ -25,6 +25,20 @@ RETIRED = {
     "reconcile_after_seconds": "workers hold leases now, so an interrupted submit is settled as "
     "soon as its worker is gone; remove it (README: Several workers on one ledger)",
 }
+_FLATTENING = (
+    "the target reads each order whole (its items, addresses and country) and takes no "
+    "flattened records; remove it, and flatten in the warehouse loader instead"
+)
+#: The SDK's schema-flattening settings: this target does not declare the capability.
+UNSUPPORTED = {
+    name: _FLATTENING
+    for name in (
+        "flattening_enabled",
+        "flattening_max_depth",
+        "flattening_max_key_length",
+        "flattening_separator",
+    )
+}
 _COUNTRY = re.compile("[A-Za-z]{2}")
 #: What the shipstation_v2 backend cannot start without.
 _SHIPSTATION_V2_REQUIRED = (
@@ -36,7 +50,7 @@ _LEDGER_DIALECTS = ("sqlite", "postgresql")
 
 def config_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> list[str]:
     """Every problem of ``config`` that JSON Schema lets through, one message each."""
-    errors = unknown_settings(config, schema, RETIRED)
+    errors = unknown_settings(config, schema, RETIRED, UNSUPPORTED)
     try:
         validate_shipping_codes(config.get("shipping_codes"))
     except ValueError as error:

@@ -10,6 +10,11 @@ from pathlib import Path
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import (
+    CapabilitiesEnum,
+    PluginCapabilities,
+    TargetCapabilities,
+)
 
 from bigcartel_core.auth import discover_account_id, shops_from_config
 from bigcartel_core.errors import ConfigError
@@ -56,6 +61,15 @@ class TargetFulfillment(Target):
 
     name = "target-fulfillment"
     package_name = "bigcartel-fulfillment"
+    # The SDK's defaults less schema flattening: the rules read each order whole (items,
+    # addresses, country), so flattened records could only be held; its settings are refused
+    # (config.UNSUPPORTED) rather than declared and broken.
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.STRUCTURED_LOGGING,
+        TargetCapabilities.VALIDATE_RECORDS,
+    ]
 
     config_jsonschema = with_shop_settings(
         th.PropertiesList(

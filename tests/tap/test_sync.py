@@ -272,3 +272,15 @@ def test_start_date_bounds_the_first_run(sandbox: Sandbox) -> None:
     assert {r["id"] for r in bounded.records["orders"]} == expected
     assert len(expected) < len(everything.records["orders"])
     assert all(r["updated_at"] >= start for r in bounded.records["products"])
+
+
+@pytest.mark.parametrize("emit", [False, True])
+def test_activate_version_is_emitted_for_full_table_streams_when_switched_on(
+    sandbox: Sandbox, emit: bool
+) -> None:
+    run = run_tap(
+        fast_config(sandbox, emit_activate_version_messages=emit), streams=["countries", "orders"]
+    )
+    assert run.error is None
+    activated = {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
+    assert activated == ({"countries"} if emit else set())

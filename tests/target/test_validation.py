@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import decimal
+import json
+import subprocess
+import sys
 import typing as t
+from pathlib import Path
 
 import pytest
 
@@ -174,6 +178,10 @@ def _schema() -> dict[str, t.Any]:
     [
         ({"ledger_uri": "sqlite:///x.db"}, "ledger_uri: unknown setting, did you mean ledger_url?"),
         ({"reconcile_after_seconds": 900}, "reconcile_after_seconds: setting no longer exists"),
+        (
+            {"flattening_enabled": True},
+            "flattening_enabled: not supported; the target reads each order whole",
+        ),
         ({"ledger_url": "not a url"}, "ledger_url: not a SQLAlchemy database URL"),
         ({"ledger_url": "mysql://u:hunter2@db/x"}, "ledger_url: the ledger's database must be"),
         ({"webhook_db_url": "::hunter2"}, "webhook_db_url: not a SQLAlchemy database URL"),
@@ -199,3 +207,15 @@ def test_settings_errors_name_the_setting(config: dict[str, t.Any], message: str
 def test_a_good_config_has_no_errors() -> None:
     config = {"shipping_codes": CODES, "ledger_url": "sqlite:///ledger.db", "max_concurrency": 2}
     assert config_errors(config, _schema()) == []
+
+
+def test_schema_flattening_is_not_declared_so_meltano_offers_no_broken_switch() -> None:
+    target = Path(sys.executable).with_name("target-fulfillment")
+    about = json.loads(
+        subprocess.run(
+            [str(target), "--about", "--format", "json"], capture_output=True, check=True
+        ).stdout
+    )
+    assert "schema-flattening" not in about["capabilities"]
+    assert "stream-maps" in about["capabilities"]
+    assert not [name for name in _schema()["properties"] if name.startswith("flattening_")]
