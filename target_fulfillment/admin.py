@@ -1,13 +1,16 @@
 """``target-fulfillment-admin``: read the ledger, the holds and the SKU preflight.
 
-Reads the same config file as the target (for ``ledger_url`` and ``sku_overrides``) and changes
-nothing.
+Reads the same config file as the target (for ``ledger_url`` and ``sku_overrides``), or, without
+one, the same environment variables (``TARGET_FULFILLMENT_LEDGER_URL``,
+``TARGET_FULFILLMENT_SKU_OVERRIDES``), which is how Meltano hands the target's config to its
+plugin commands (``meltano invoke target-fulfillment:holds``). Changes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import typing as t
 from collections.abc import Sequence
@@ -19,13 +22,34 @@ from target_fulfillment.sku import derive_sku
 DEFAULT_LEDGER = "sqlite:///fulfillment/ledger.db"
 
 
+#: The environment variables Meltano sets for the target's settings, read without --config.
+ENV_SETTINGS = {
+    "ledger_url": "TARGET_FULFILLMENT_LEDGER_URL",
+    "sku_overrides": "TARGET_FULFILLMENT_SKU_OVERRIDES",
+}
+
+
 def _config(path: Path | None) -> dict[str, t.Any]:
     if path is None:
-        return {}
+        return _env_config()
     try:
         config: dict[str, t.Any] = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise SystemExit(f"cannot read --config {path}: {error}") from None
+    return config
+
+
+def _env_config() -> dict[str, t.Any]:
+    config: dict[str, t.Any] = {}
+    if os.environ.get(ENV_SETTINGS["ledger_url"]):
+        config["ledger_url"] = os.environ[ENV_SETTINGS["ledger_url"]]
+    overrides = os.environ.get(ENV_SETTINGS["sku_overrides"])
+    if overrides:
+        try:
+            config["sku_overrides"] = json.loads(overrides)
+        except ValueError as error:
+            name = ENV_SETTINGS["sku_overrides"]
+            raise SystemExit(f"cannot read {name}: not JSON ({error})") from None
     return config
 
 

@@ -285,3 +285,21 @@ def test_config_test_passes_for_both_plugins(project: Project, sandbox: Sandbox)
     )
     result = project.meltano("config", "test", "tap-bigcartel", check=False)
     assert result.returncode != 0
+
+
+def test_the_admin_cli_runs_as_meltano_plugin_commands_with_meltanos_config(
+    project: Project, sandbox: Sandbox
+) -> None:
+    point_at(project, sandbox)
+    project.meltano("run", "tap-bigcartel", "target-fulfillment")
+    ledger = _ledger(project)
+    held = [key for key, state, _ in ledger if state == "held"]
+    submitted = [key for key, state, _ in ledger if state == "submitted"]
+    assert held and submitted
+
+    holds = project.meltano("invoke", "target-fulfillment:holds").stdout
+    for key in held:
+        assert key.split("-", 2)[2] in holds
+    listing = project.meltano("invoke", "target-fulfillment:ledger").stdout
+    assert all(key.split("-", 2)[2] in listing for key in submitted)
+    assert "without a SKU" in project.meltano("invoke", "target-fulfillment:skus").stdout
