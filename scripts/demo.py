@@ -37,9 +37,8 @@ MELTANO = ["bash", str(ROOT / "scripts" / "meltano.sh")]
 DEV_OUTPUT = ROOT / "output" / "meltano-dev"
 RECORD_COUNT = re.compile(r"tap-bigcartel METRIC .*metric_name=record_count metric_value=(\d+)")
 MISSING_SKU = re.compile(r"product (\S+) has no 'SKU:' in its description")
-HOLDS_COMMAND = (
-    ".venv/bin/target-fulfillment-admin --ledger-url sqlite:///output/meltano-dev/ledger.db holds"
-)
+# The admin CLI as a Meltano plugin command, with the dev environment's ledger_url.
+HOLDS_COMMAND = "bash scripts/meltano.sh invoke target-fulfillment:holds"
 DUCKDB_FILE = ROOT / ".meltano" / "bigcartel-dev.duckdb"
 DUCKDB_PYTHON = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
 COUNT_ROWS = """
