@@ -133,8 +133,9 @@ def normalize_order(payload: Any) -> dict[str, Any]:
     Fields the sandbox does not model are dropped, as ShipStation's reader drops unknown names.
     """
     # Not settled by the docs: the full list of order fields. Only the fields in the project's
-    # API notes are modelled; other ShipStation order fields (taxAmount, customerNotes, ...) are
-    # dropped rather than echoed, so a client cannot come to rely on them here.
+    # API notes are modelled (B5 adds customerNotes, internalNotes, gift, giftMessage,
+    # customsCountryCode, internationalOptions and weights); other ShipStation order fields
+    # (taxAmount, ...) are dropped rather than echoed, so a client cannot come to rely on them.
     if not isinstance(payload, Mapping):
         raise ValidationError({"request": ["The request body must be a JSON object."]})
     check = _Checker()
@@ -169,10 +170,68 @@ def normalize_order(payload: Any) -> dict[str, Any]:
         "advancedOptions": {
             "storeId": check.integer(advanced.get("storeId"), "advancedOptions.storeId"),
         },
+        "customerNotes": check.text(payload.get("customerNotes"), "customerNotes"),
+        "internalNotes": check.text(payload.get("internalNotes"), "internalNotes"),
+        "gift": check.boolean(payload.get("gift"), "gift"),
+        "giftMessage": check.text(payload.get("giftMessage"), "giftMessage"),
+        "customsCountryCode": check.text(payload.get("customsCountryCode"), "customsCountryCode"),
+        "weight": _weight(check, payload.get("weight"), "weight"),
+        "internationalOptions": _international(
+            check, payload.get("internationalOptions"), "internationalOptions"
+        ),
     }
     if check.errors:
         raise ValidationError(check.errors)
     return normalized
+
+
+#: Notes B5: weight units ("pounds|ounces|grams"), customs contents and non-delivery choices.
+WEIGHT_UNITS = ("pounds", "ounces", "grams")
+CUSTOMS_CONTENTS = ("merchandise", "documents", "gift", "returned_goods", "sample")
+NON_DELIVERY = ("return_to_sender", "treat_as_abandoned")
+
+
+def _weight(check: _Checker, value: Any, field: str) -> dict[str, Any] | None:
+    weight = check.mapping(value, field)
+    if weight is None:
+        return None
+    units = check.text(weight.get("units"), f"{field}.units")
+    if units is not None and units not in WEIGHT_UNITS:
+        check.fail(f"{field}.units", f"'{units}' is not one of {', '.join(WEIGHT_UNITS)}.")
+    return {"value": check.number(weight.get("value"), f"{field}.value"), "units": units}
+
+
+def _international(check: _Checker, value: Any, field: str) -> dict[str, Any] | None:
+    options = check.mapping(value, field)
+    if options is None:
+        return None
+    contents = check.text(options.get("contents"), f"{field}.contents")
+    if contents is not None and contents not in CUSTOMS_CONTENTS:
+        check.fail(f"{field}.contents", f"'{contents}' is not a valid contents value.")
+    non_delivery = check.text(options.get("nonDelivery"), f"{field}.nonDelivery")
+    if non_delivery is not None and non_delivery not in NON_DELIVERY:
+        check.fail(f"{field}.nonDelivery", f"'{non_delivery}' is not a valid nonDelivery value.")
+    items = []
+    for index, entry in enumerate(
+        check.sequence(options.get("customsItems"), f"{field}.customsItems")
+    ):
+        where = f"{field}.customsItems[{index}]"
+        item = check.mapping(entry, where) or {}
+        # Not settled by the docs: which customs item fields are required; none is refused.
+        items.append(
+            {
+                "description": check.text(item.get("description"), f"{where}.description"),
+                "quantity": check.integer(item.get("quantity"), f"{where}.quantity"),
+                "value": check.number(item.get("value"), f"{where}.value"),
+                "harmonizedTariffCode": check.text(
+                    item.get("harmonizedTariffCode"), f"{where}.harmonizedTariffCode"
+                ),
+                "countryOfOrigin": check.text(
+                    item.get("countryOfOrigin"), f"{where}.countryOfOrigin"
+                ),
+            }
+        )
+    return {"contents": contents, "nonDelivery": non_delivery, "customsItems": items}
 
 
 def _address(check: _Checker, value: Any, field: str) -> dict[str, Any] | None:
@@ -203,6 +262,7 @@ def _item(check: _Checker, value: Any, field: str) -> dict[str, Any]:
         "name": check.text(item.get("name"), f"{field}.name"),
         "quantity": check.integer(item.get("quantity"), f"{field}.quantity"),
         "unitPrice": check.number(item.get("unitPrice"), f"{field}.unitPrice"),
+        "weight": _weight(check, item.get("weight"), f"{field}.weight"),
         "options": options,
     }
 

@@ -46,6 +46,8 @@ def test_create_answers_the_full_order(
     assert order["createDate"]
     assert order["modifyDate"] == order["createDate"]
     assert order["shipDate"] is None
+    # Every modelled field is answered; an item sent without a weight has none.
+    body["items"] = [{**item, "weight": None} for item in body["items"]]
     assert {field: order[field] for field in NOTE_FIELDS} == {
         field: body[field] for field in NOTE_FIELDS
     }
@@ -267,3 +269,49 @@ def test_mark_as_shipped_refuses_unknown_order_and_missing_fields(api: requests.
     assert unknown.status_code == 400
     assert incomplete.status_code == 400
     assert set(incomplete.json()["ModelState"]) == {"orderId", "carrierCode"}
+
+
+def test_notes_weights_and_customs_are_kept_as_the_docs_model_them(
+    api: requests.Session, make_order: OrderFactory
+) -> None:
+    body = make_order(
+        customerNotes="Leave at the door",
+        weight={"value": 12, "units": "ounces"},
+        internationalOptions={
+            "contents": "merchandise",
+            "nonDelivery": "return_to_sender",
+            "customsItems": [
+                {
+                    "description": "Cotton tee",
+                    "quantity": 2,
+                    "value": 12.5,
+                    "harmonizedTariffCode": "6109.10",
+                    "countryOfOrigin": "US",
+                }
+            ],
+        },
+    )
+    body["items"][0]["weight"] = {"value": 6, "units": "ounces"}
+
+    order = create(api, body)
+
+    assert order["customerNotes"] == "Leave at the door"
+    assert order["weight"] == {"value": 12, "units": "ounces"}
+    assert order["items"][0]["weight"] == {"value": 6, "units": "ounces"}
+    assert order["internationalOptions"] == body["internationalOptions"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"weight": {"value": 1, "units": "kilograms"}}, "weight.units"),
+        ({"internationalOptions": {"contents": "gifts"}}, "internationalOptions.contents"),
+        ({"internationalOptions": {"nonDelivery": "burn"}}, "internationalOptions.nonDelivery"),
+    ],
+)
+def test_weights_and_customs_outside_the_documented_values_are_refused(
+    api: requests.Session, make_order: OrderFactory, change: dict[str, Any], field: str
+) -> None:
+    response = api.post("/orders/createorder", json=make_order(**change))
+    assert response.status_code == 400
+    assert field in response.json()["ModelState"]

@@ -257,6 +257,7 @@ def test_submit_creates_the_order_with_shipstation_fields(
                 "name": "Tee",
                 "quantity": 2,
                 "unitPrice": 12.5,
+                "weight": None,
                 "options": [{"name": "Option", "value": "Medium"}],
             },
             {
@@ -265,6 +266,7 @@ def test_submit_creates_the_order_with_shipstation_fields(
                 "name": "Mug",
                 "quantity": 1,
                 "unitPrice": 5.0,
+                "weight": None,
                 "options": [],
             },
         ],
@@ -274,6 +276,13 @@ def test_submit_creates_the_order_with_shipstation_fields(
         "carrierCode": "usps",
         "serviceCode": "usps_priority_mail",
         "advancedOptions": {"storeId": 42},
+        "customerNotes": None,
+        "internalNotes": None,
+        "gift": None,
+        "giftMessage": None,
+        "customsCountryCode": None,
+        "weight": None,
+        "internationalOptions": None,
         "shipDate": None,
     }
     # On the wire the amounts are the exact decimals, not floats.
