@@ -93,10 +93,24 @@ class TargetFulfillment(Target):
                 default="fulfillment/inbox",
                 description="file backend: folder the warehouse drops shipment files into.",
             ),
-            th.Property("shipstation_api_key", th.StringType, secret=True),
-            th.Property("shipstation_api_secret", th.StringType, secret=True),
             th.Property(
-                "shipstation_api_url", th.StringType, default="https://ssapi.shipstation.com"
+                "shipstation_api_key",
+                th.StringType,
+                secret=True,
+                description="shipstation backend: the API v1 key (the HTTP Basic user).",
+            ),
+            th.Property(
+                "shipstation_api_secret",
+                th.StringType,
+                secret=True,
+                description="shipstation backend: the API v1 secret (the HTTP Basic password).",
+            ),
+            th.Property(
+                "shipstation_api_url",
+                th.StringType,
+                default="https://ssapi.shipstation.com",
+                description="shipstation backend: the API's base URL; point it at a local "
+                "emulator to test.",
             ),
             th.Property(
                 "shipstation_v2_api_key",
@@ -177,7 +191,7 @@ class TargetFulfillment(Target):
             ),
             th.Property(
                 "shipstation_rate_limit_max_wait",
-                th.NumberType,
+                th.NumberType(minimum=0),
                 default=60,
                 description="Longest wait in seconds for ShipStation's rate limit to reset "
                 "(v1 and V2).",
@@ -216,9 +230,9 @@ class TargetFulfillment(Target):
             ),
             th.Property(
                 "max_concurrency",
-                th.IntegerType,
+                th.IntegerType(minimum=1),
                 default=4,
-                description="Orders submitted to the warehouse at once.",
+                description="Batches of orders in flight to the warehouse at once (at least 1).",
             ),
             th.Property(
                 "dry_run",
@@ -232,7 +246,12 @@ class TargetFulfillment(Target):
                 default=True,
                 description="Ask Big Cartel to e-mail the buyer the tracking number.",
             ),
-            th.Property("request_timeout", th.IntegerType, default=30),
+            th.Property(
+                "request_timeout",
+                th.IntegerType(minimum=1),
+                default=30,
+                description="Seconds per request, to Big Cartel and to the warehouse.",
+            ),
             th.Property(
                 "webhook_db_url",
                 th.StringType,
