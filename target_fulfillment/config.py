@@ -18,7 +18,8 @@ from bigcartel_core.settings import (
     http_url_error,
     unknown_settings,
 )
-from target_fulfillment.shipping import product_attributes, validate_shipping_codes
+from target_fulfillment.attributes import product_attributes
+from target_fulfillment.shipping import validate_shipping_codes
 
 #: Settings of earlier versions, with what to do instead.
 RETIRED = {

@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 
 from bigcartel_core import timestamps
+from target_fulfillment.attributes import ProductAttributes
 from target_fulfillment.backends.base import (
     AmbiguousSubmitError,
     Backend,
@@ -42,7 +43,6 @@ from target_fulfillment.orders import (
     is_eligible,
     is_voided,
 )
-from target_fulfillment.shipping import ProductAttributes
 
 if t.TYPE_CHECKING:
     from target_fulfillment.ledger import Ledger, OrderEntry

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bigcartel_core import timestamps
+from target_fulfillment.attributes import ATTRIBUTES_SETTING, ProductAttributes
 from target_fulfillment.domain import (
     Address,
     CustomsDeclaration,
@@ -23,13 +24,7 @@ from target_fulfillment.domain import (
     order_key,
     total_weight,
 )
-from target_fulfillment.shipping import (
-    ATTRIBUTES_SETTING,
-    INTERNATIONAL_DEFAULT,
-    ProductAttributes,
-    carrier_service,
-    shipping_code,
-)
+from target_fulfillment.shipping import INTERNATIONAL_DEFAULT, carrier_service, shipping_code
 from target_fulfillment.sku import derive_sku
 from target_fulfillment.validation import (
     amount,

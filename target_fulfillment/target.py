@@ -21,6 +21,7 @@ from bigcartel_core.errors import ConfigError
 from bigcartel_core.http import user_agent as http_user_agent
 from bigcartel_core.settings import config_secrets, with_shop_settings
 from bigcartel_core.webhook_store import WebhookStore, consumer_errors
+from target_fulfillment.attributes import CUSTOMS_CONTENTS, CUSTOMS_NON_DELIVERY, product_attributes
 from target_fulfillment.backends import make_backend
 from target_fulfillment.backends.shipstation.mapping_v2 import package_weight
 from target_fulfillment.bigcartel import BigCartelWriter
@@ -29,11 +30,6 @@ from target_fulfillment.domain import WEIGHT_UNITS
 from target_fulfillment.fulfillment import Fulfillment, Settings
 from target_fulfillment.ledger import Ledger
 from target_fulfillment.order_cache import OrderCache
-from target_fulfillment.shipping import (
-    CUSTOMS_CONTENTS,
-    CUSTOMS_NON_DELIVERY,
-    product_attributes,
-)
 from target_fulfillment.sinks import SINKS, IgnoredSink
 from target_fulfillment.summary import RunSummary
 from target_fulfillment.validation import printable

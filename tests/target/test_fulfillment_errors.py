@@ -12,12 +12,12 @@ import typing as t
 from collections.abc import Sequence
 from pathlib import Path
 
+from target_fulfillment.attributes import product_attributes
 from target_fulfillment.backends.base import BackendError, Submission
 from target_fulfillment.backends.file import FileBackend
 from target_fulfillment.fulfillment import Fulfillment, Settings
 from target_fulfillment.ledger import Ledger
 from target_fulfillment.order_cache import OrderCache
-from target_fulfillment.shipping import product_attributes
 from target_fulfillment.summary import RunSummary
 
 SHOP = "1001"

@@ -6,6 +6,7 @@ import decimal
 
 import pytest
 
+from target_fulfillment.attributes import product_attributes
 from target_fulfillment.domain import order_key
 from target_fulfillment.orders import (
     CatalogProduct,
@@ -15,7 +16,6 @@ from target_fulfillment.orders import (
     is_eligible,
     is_voided,
 )
-from target_fulfillment.shipping import product_attributes
 
 CODES = {
     "DOMESTIC_DEFAULT": {"carrier_code": "usps", "service_code": "usps_priority_mail"},

@@ -23,6 +23,7 @@ from test_orders import CATALOG, CODES, _order
 
 from shipstation_sandbox import ShipStationSandbox
 from shipstation_sandbox.v2 import ShipStationV2Sandbox
+from target_fulfillment.attributes import product_attributes
 from target_fulfillment.backends import BackendError, FileBackend, make_backend
 from target_fulfillment.domain import (
     CustomsDeclaration,
@@ -34,7 +35,6 @@ from target_fulfillment.domain import (
 )
 from target_fulfillment.ledger import Ledger
 from target_fulfillment.orders import Hold, build_order
-from target_fulfillment.shipping import product_attributes
 from target_fulfillment.target import TargetFulfillment
 
 # The SKUs test_orders' catalog derives: SHIRT-X-LARGE (item 7, 2 of them) and MUG-1 (item 8).

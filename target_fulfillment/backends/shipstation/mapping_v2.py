@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bigcartel_core import timestamps
+from target_fulfillment.attributes import weight
 from target_fulfillment.backends.shipstation.mapping import carrier, text
 from target_fulfillment.domain import (
     Address,
@@ -26,7 +27,6 @@ from target_fulfillment.domain import (
     Weight,
     total_weight,
 )
-from target_fulfillment.shipping import weight
 
 #: The most characters V2 keeps of an ``external_shipment_id``; it cuts longer ones (notes A3).
 MAX_EXTERNAL_SHIPMENT_ID = 50
