@@ -18,7 +18,7 @@ from bigcartel_core.settings import (
     http_url_error,
     unknown_settings,
 )
-from target_fulfillment.attributes import product_attributes
+from target_fulfillment.attributes import product_attributes, weight
 from target_fulfillment.shipping import validate_shipping_codes
 
 #: Settings of earlier versions, with what to do instead.
@@ -93,17 +93,19 @@ def config_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> l
 def _shipstation_v2(config: Mapping[str, t.Any]) -> list[str]:
     """The V2 settings JSON Schema cannot require, as they are needed by one backend only.
 
-    The schema has checked the weight's shape (a number and a unit); V2 needs it above 0. The
-    weight is optional: without it an order whose items are not all weighed is held.
+    The package weight is checked as the backend reads it (``attributes.weight``). It is
+    optional: without it an order whose items are not all weighed is held.
     """
     errors = [
         f"{name}: required for the shipstation_v2 backend"
         for name in _SHIPSTATION_V2_REQUIRED
         if config.get(name) in (None, "")
     ]
-    weight = config.get("default_package_weight")
-    if isinstance(weight, Mapping) and not weight.get("value", 0) > 0:
-        errors.append(f"default_package_weight: {weight.get('value')} must be more than 0")
+    if config.get("default_package_weight") is not None:
+        try:
+            weight(config["default_package_weight"], "default_package_weight")
+        except ValueError as error:
+            errors.append(str(error))
     return errors
 
 
