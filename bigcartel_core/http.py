@@ -34,7 +34,7 @@ from urllib3.util.retry import Retry
 
 from bigcartel_core.jsonapi import JSONAPI
 from bigcartel_core.retry import parse_retry_after, retry_delay, wait_times
-from bigcartel_core.version import PROJECT_URL, package_version
+from bigcartel_core.version import package_version, project_contact
 
 if t.TYPE_CHECKING:
     from urllib3.response import BaseHTTPResponse
@@ -50,9 +50,16 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELET
 def user_agent(program: str, configured: str | None = None) -> str:
     """The User-Agent Big Cartel asks for: the app's name, version and a contact.
 
-    ``configured`` (a plugin's ``user_agent`` setting) wins when set.
+    ``configured`` (a plugin's ``user_agent`` setting, where an operator puts their own contact)
+    wins when set. Otherwise ``program/version``, followed by ``(+URL)`` when the distribution's
+    metadata declares a project URL (:func:`bigcartel_core.version.project_contact`), and by
+    nothing when it does not: no placeholder contact.
     """
-    return configured or f"{program}/{package_version()} (+{PROJECT_URL})"
+    if configured:
+        return configured
+    contact = project_contact()
+    name = f"{program}/{package_version()}"
+    return f"{name} (+{contact})" if contact else name
 
 
 @dataclass(frozen=True)

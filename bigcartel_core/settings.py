@@ -157,8 +157,10 @@ def shop_settings(program: str) -> dict[str, dict[str, t.Any]]:
         "user_agent": {
             "type": ["string", "null"],
             "description": "User-Agent sent with every request; Big Cartel asks for the app's "
-            f"name and a contact URL or email. Defaults to {program}'s name, version and "
-            "project URL.",
+            "name and a contact URL or email, so set your own contact here, e.g. "
+            '"acme-fulfillment (ops@example.com)". Defaults to '
+            f"{program}/<version>, followed by the project's URL only when its package "
+            "metadata declares one ([project.urls]).",
         },
     }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import socket
+from email.message import Message
 
 import pytest
 import requests
@@ -19,7 +20,7 @@ from bigcartel_core.errors import ShopUnavailableError
 from bigcartel_core.http import new_session, user_agent
 from bigcartel_core.jsonapi import JSONAPI
 from bigcartel_core.retry import retry_delay
-from bigcartel_core.version import PROJECT_URL, package_version
+from bigcartel_core.version import package_version, project_contact
 from bigcartel_sandbox import Sandbox
 
 
@@ -53,10 +54,49 @@ def _statuses(sandbox: Sandbox, method: str | None = None) -> list[int]:
     return [r["status"] for r in sandbox.requests if method in (None, r["method"])]
 
 
-def test_user_agent_names_program_version_and_contact() -> None:
-    assert user_agent("tap-bigcartel") == f"tap-bigcartel/{package_version()} (+{PROJECT_URL})"
+def _metadata(*project_urls: str) -> Message:
+    """Distribution metadata as importlib.metadata gives it: an email message of fields."""
+    meta = Message()
+    meta["Metadata-Version"] = "2.4"
+    meta["Name"] = "bigcartel-fulfillment"
+    for field in project_urls:
+        meta["Project-URL"] = field
+    return meta
+
+
+def test_user_agent_names_program_version_and_the_installed_contact() -> None:
+    contact = project_contact()
+    program = f"tap-bigcartel/{package_version()}"
+    assert user_agent("tap-bigcartel") == (f"{program} (+{contact})" if contact else program)
     assert user_agent("tap-bigcartel", "acme (ops@example.com)") == "acme (ops@example.com)"
     assert user_agent("tap-bigcartel", "") == user_agent("tap-bigcartel")
+
+
+def test_without_a_project_url_the_user_agent_has_no_placeholder_contact() -> None:
+    assert project_contact(_metadata()) is None
+    assert project_contact(_metadata("Changelog, not-a-url", "Homepage")) is None
+    if project_contact() is None:  # pyproject.toml declares no [project.urls] (yet)
+        assert user_agent("target-fulfillment") == f"target-fulfillment/{package_version()}"
+    assert "bigcartel-fulfillment/bigcartel-fulfillment" not in user_agent("tap-bigcartel")
+
+
+@pytest.mark.parametrize(
+    ("fields", "contact"),
+    [
+        (["Homepage, https://shop.example/fulfillment"], "https://shop.example/fulfillment"),
+        (
+            ["Changelog, https://git.example/cl", "Source Code, https://git.example/src"],
+            "https://git.example/src",
+        ),
+        (
+            ["Repository, https://git.example/repo", "Home-page, https://example.org"],
+            "https://example.org",
+        ),
+        (["Issues, https://git.example/issues"], "https://git.example/issues"),
+    ],
+)
+def test_the_contact_comes_from_the_metadata_project_urls(fields: list[str], contact: str) -> None:
+    assert project_contact(_metadata(*fields)) == contact
 
 
 def test_headers_accept_content_type_and_user_agent(sandbox: Sandbox, waits: Waits) -> None:

@@ -39,9 +39,13 @@ def test_each_plugin_declares_the_shop_settings_with_their_secrets_marked(progra
     assert accounts["properties"]["access_token"]["secret"] is True
 
 
-def test_the_user_agent_default_names_each_plugin() -> None:
-    assert "tap-bigcartel" in _about("tap-bigcartel")["user_agent"]["description"]
-    assert "target-fulfillment" in _about("target-fulfillment")["user_agent"]["description"]
+def test_the_user_agent_default_names_each_plugin_and_where_a_contact_goes() -> None:
+    for program in ("tap-bigcartel", "target-fulfillment"):
+        description = _about(program)["user_agent"]["description"]
+        assert f"{program}/<version>" in description
+        assert "set your own contact here" in description
+        assert "[project.urls]" in description
+        assert "github.com" not in description
 
 
 def test_config_secrets_finds_marked_values_at_any_depth_and_url_passwords() -> None:

@@ -13,6 +13,7 @@ from emulator_api import emulator_ids
 from tap_runner import fast_config, run_tap
 
 from bigcartel_core.errors import BigCartelAPIError
+from bigcartel_core.version import package_version, project_contact
 from bigcartel_sandbox import Sandbox, SandboxConfig
 from tap_bigcartel.exceptions import ShopsFailedError
 from tap_bigcartel.tap import TapBigCartel
@@ -174,7 +175,8 @@ def test_default_user_agent_names_the_tap(sandbox: Sandbox) -> None:
     sandbox.clear_requests()
     run_tap(fast_config(sandbox), streams=["countries"])
     agent = {k.lower(): v for k, v in sandbox.requests[0]["headers"].items()}["user-agent"]
-    assert agent.startswith("tap-bigcartel/") and "http" in agent
+    contact = project_contact()  # from [project.urls]; none declared yet, so no contact
+    assert agent == f"tap-bigcartel/{package_version()}" + (f" (+{contact})" if contact else "")
 
 
 def test_basic_auth_discovers_the_account(sandbox: Sandbox) -> None:

@@ -22,7 +22,7 @@ import pytest
 import requests
 from backend_calls import lookup_one, submit_one
 
-from bigcartel_core.version import PROJECT_URL, package_version
+from bigcartel_core.version import package_version, project_contact
 from shipstation_sandbox import ShipStationSandbox
 from target_fulfillment.backends import (
     AmbiguousSubmitError,
@@ -969,8 +969,10 @@ def test_the_default_user_agent_names_the_program_and_version(
     backend.close()
 
     (sent,) = tap.user_agents
-    assert sent == f"target-fulfillment/{package_version()} (+{PROJECT_URL})"
-    assert package_version() and PROJECT_URL.startswith("https://")
+    program = f"target-fulfillment/{package_version()}"
+    contact = project_contact()  # from [project.urls], when pyproject.toml declares one
+    assert sent == (f"{program} (+{contact})" if contact else program)
+    assert package_version()
 
 
 @pytest.mark.parametrize(
