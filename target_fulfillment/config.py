@@ -1,12 +1,17 @@
-"""Checks of the target's settings, run at start-up so a mistake stops the run before any order.
+"""The target's settings rules: those JSON Schema can say, and checks of the rest.
 
-Each message names the setting. Values are not echoed where they may hold a secret (database
-URLs carry passwords).
+Rules JSON Schema can say are in the settings schema (``--about`` shows them) and the SDK checks
+them before anything else: :data:`SHIPPING_CODES_SCHEMA` and, through :func:`with_rules`, the
+credentials the ``shipstation_v2`` backend needs (an ``if``/``then``, not a ``oneOf``: the SDK's
+message for a failed ``oneOf`` quotes the whole config, secrets included, while that of a failed
+``required`` or ``minLength`` names the setting alone). :func:`config_errors` checks, at
+start-up, what the schema cannot say, each message naming the setting: unknown and retired
+settings (with what to do instead), database and http(s) URLs (parsed; a database URL is never
+quoted, it carries a password), account ids, and what ``attributes`` reads (weights, customs).
 """
 
 from __future__ import annotations
 
-import re
 import typing as t
 from collections.abc import Mapping
 
@@ -19,7 +24,7 @@ from bigcartel_core.settings import (
     unknown_settings,
 )
 from target_fulfillment.attributes import product_attributes, weight
-from target_fulfillment.shipping import validate_shipping_codes
+from target_fulfillment.shipping import DOMESTIC_DEFAULT, INTERNATIONAL_DEFAULT
 
 #: Settings of earlier versions, with what to do instead.
 RETIRED = {
@@ -40,7 +45,6 @@ UNSUPPORTED = {
         "flattening_separator",
     )
 }
-_COUNTRY = re.compile("[A-Za-z]{2}")
 #: What the shipstation_v2 backend cannot start without.
 _SHIPSTATION_V2_REQUIRED = (
     "shipstation_v2_api_key",
@@ -48,14 +52,57 @@ _SHIPSTATION_V2_REQUIRED = (
 )
 _LEDGER_DIALECTS = ("sqlite", "postgresql")
 
+#: A carrier or service code: not empty, no surrounding whitespace (a trailing newline included;
+#: a pattern's ``$`` would let one through in Python).
+_CODE = {"type": "string", "pattern": r"^(?![\s\S]*\s$)\S"}
+#: The ``shipping_codes`` setting (target_fulfillment.shipping): not empty; keys
+#: DOMESTIC_DEFAULT, INTERNATIONAL_DEFAULT or an upper-case 2-letter destination country; each
+#: value exactly a carrier_code and a service_code. Neither default is required: an order that
+#: needs a missing entry is held.
+SHIPPING_CODES_SCHEMA: dict[str, t.Any] = {
+    "type": "object",
+    "minProperties": 1,
+    "propertyNames": {
+        "anyOf": [
+            {"enum": [DOMESTIC_DEFAULT, INTERNATIONAL_DEFAULT]},
+            {"pattern": "^[A-Z]{2}$", "maxLength": 2},
+        ]
+    },
+    "additionalProperties": {
+        "type": "object",
+        "properties": {"carrier_code": _CODE, "service_code": _CODE},
+        "required": ["carrier_code", "service_code"],
+        "additionalProperties": False,
+    },
+}
+#: With ``backend: shipstation_v2``, its credentials are required, not null and not empty. No
+#: ``type`` here: its message quotes the value, and the key is a secret (a non-string fails the
+#: setting's own type, whose message the SDK prints as it is).
+SHIPSTATION_V2_RULE: dict[str, t.Any] = {
+    "if": {"properties": {"backend": {"const": "shipstation_v2"}}, "required": ["backend"]},
+    "then": {
+        "required": list(_SHIPSTATION_V2_REQUIRED),
+        "properties": {
+            name: {"not": {"type": "null"}, "minLength": 1} for name in _SHIPSTATION_V2_REQUIRED
+        },
+    },
+}
+
+
+def with_rules(schema: Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """``schema`` (the target's settings) with the rules the SDK's type helpers cannot declare.
+
+    ``shipping_codes`` may not be null (the helpers make every optional setting nullable, and an
+    explicit null has no services), and the shipstation_v2 backend's credentials are required.
+    """
+    properties = dict(schema["properties"])
+    properties["shipping_codes"] = {**properties["shipping_codes"], "type": "object"}
+    return {**schema, "properties": properties, **SHIPSTATION_V2_RULE}
+
 
 def config_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> list[str]:
     """Every problem of ``config`` that JSON Schema lets through, one message each."""
     errors = unknown_settings(config, schema, RETIRED, UNSUPPORTED)
-    try:
-        validate_shipping_codes(config.get("shipping_codes"))
-    except ValueError as error:
-        errors.append(str(error))
     try:
         product_attributes(config.get("product_attributes"))
     except ValueError as error:
@@ -76,37 +123,24 @@ def config_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> l
         if isinstance(entry, Mapping)
     ]
     errors += [e for e in (account_id_error(name, value) for name, value in account_ids) if e]
-    errors += _at_least(config, "max_concurrency", 1)
-    errors += _at_least(config, "shipstation_rate_limit_max_wait", 0)
-    errors += _at_least(config, "shipstation_store_id", 1)
-    request_timeout = config.get("request_timeout")
-    if request_timeout is not None and not request_timeout > 0:
-        errors.append(f"request_timeout: {request_timeout} must be more than 0 seconds")
     if config.get("backend") == "shipstation_v2":
         errors += _shipstation_v2(config)
-    country = config.get("origin_country")
-    if country is not None and not (isinstance(country, str) and _COUNTRY.fullmatch(country)):
-        errors.append(f"origin_country: {country!r} is not a 2-letter ISO 3166 country code")
     return errors
 
 
 def _shipstation_v2(config: Mapping[str, t.Any]) -> list[str]:
-    """The V2 settings JSON Schema cannot require, as they are needed by one backend only.
+    """The package weight, checked as the backend reads it (``attributes.weight``).
 
-    The package weight is checked as the backend reads it (``attributes.weight``). It is
-    optional: without it an order whose items are not all weighed is held.
+    It is optional: without it an order whose items are not all weighed is held. The V2
+    credentials are required by the schema (:data:`SHIPSTATION_V2_RULE`).
     """
-    errors = [
-        f"{name}: required for the shipstation_v2 backend"
-        for name in _SHIPSTATION_V2_REQUIRED
-        if config.get(name) in (None, "")
-    ]
-    if config.get("default_package_weight") is not None:
-        try:
-            weight(config["default_package_weight"], "default_package_weight")
-        except ValueError as error:
-            errors.append(str(error))
-    return errors
+    if config.get("default_package_weight") is None:
+        return []
+    try:
+        weight(config["default_package_weight"], "default_package_weight")
+    except ValueError as error:
+        return [str(error)]
+    return []
 
 
 def _database_url(config: Mapping[str, t.Any], name: str) -> list[str]:
@@ -116,11 +150,4 @@ def _database_url(config: Mapping[str, t.Any], name: str) -> list[str]:
         return [error]
     if sa.make_url(str(value)).get_backend_name() not in _LEDGER_DIALECTS:
         return [f"{name}: the ledger's database must be one of {', '.join(_LEDGER_DIALECTS)}"]
-    return []
-
-
-def _at_least(config: Mapping[str, t.Any], name: str, minimum: float) -> list[str]:
-    value = config.get(name)
-    if value is not None and value < minimum:
-        return [f"{name}: {value} must be at least {minimum}"]
     return []

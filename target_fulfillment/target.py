@@ -25,7 +25,7 @@ from target_fulfillment.attributes import CUSTOMS_CONTENTS, CUSTOMS_NON_DELIVERY
 from target_fulfillment.backends import make_backend
 from target_fulfillment.backends.shipstation.mapping_v2 import package_weight
 from target_fulfillment.bigcartel import BigCartelWriter
-from target_fulfillment.config import config_errors
+from target_fulfillment.config import SHIPPING_CODES_SCHEMA, config_errors, with_rules
 from target_fulfillment.domain import WEIGHT_UNITS
 from target_fulfillment.fulfillment import Fulfillment, Settings
 from target_fulfillment.ledger import Ledger
@@ -46,10 +46,6 @@ DEFAULT_SHIPPING_CODES = {
         "service_code": "usps_priority_mail_international",
     },
 }
-SHIPPING_ENTRY = th.ObjectType(
-    th.Property("carrier_code", th.StringType, required=True),
-    th.Property("service_code", th.StringType, required=True),
-)
 
 
 class TargetFulfillment(Target):
@@ -112,7 +108,8 @@ class TargetFulfillment(Target):
                 "shipstation_v2_api_key",
                 th.StringType,
                 secret=True,
-                description="shipstation_v2 backend: the account's V2 API key (sent as api-key).",
+                description="shipstation_v2 backend (required with it): the account's V2 API "
+                "key (sent as api-key).",
             ),
             th.Property(
                 "shipstation_v2_api_url",
@@ -123,8 +120,8 @@ class TargetFulfillment(Target):
             th.Property(
                 "shipstation_v2_warehouse_id",
                 th.StringType,
-                description="shipstation_v2 backend: the ShipStation warehouse orders ship from "
-                "(se-...); V2 needs a warehouse or a ship-from address.",
+                description="shipstation_v2 backend (required with it): the ShipStation "
+                "warehouse orders ship from (se-...); V2 needs a warehouse or a ship-from address.",
             ),
             th.Property(
                 "default_package_weight",
@@ -194,8 +191,8 @@ class TargetFulfillment(Target):
             ),
             th.Property(
                 "shipstation_store_id",
-                th.IntegerType,
-                description="ShipStation store the orders are filed under (optional).",
+                th.IntegerType(minimum=1),
+                description="ShipStation store the orders are filed under (optional; at least 1).",
             ),
             th.Property(
                 "ledger_url",
@@ -214,15 +211,17 @@ class TargetFulfillment(Target):
             ),
             th.Property(
                 "shipping_codes",
-                th.ObjectType(additional_properties=SHIPPING_ENTRY),
+                th.CustomType(dict(SHIPPING_CODES_SCHEMA)),
                 default=DEFAULT_SHIPPING_CODES,
-                description="DOMESTIC_DEFAULT, INTERNATIONAL_DEFAULT and optional 2-letter country "
-                "keys, each {carrier_code, service_code}; a country entry wins.",
+                description="DOMESTIC_DEFAULT, INTERNATIONAL_DEFAULT and optional upper-case "
+                "2-letter country keys, each exactly {carrier_code, service_code} (non-empty, "
+                "no surrounding spaces); a country entry wins.",
             ),
             th.Property(
                 "origin_country",
-                th.StringType,
-                description="The shop's country when no accounts record has been seen.",
+                th.StringType(pattern="^[A-Za-z]{2}$", max_length=2),
+                description="The shop's country when no accounts record has been seen "
+                "(a 2-letter ISO 3166 code).",
             ),
             th.Property(
                 "max_concurrency",
@@ -259,6 +258,9 @@ class TargetFulfillment(Target):
         ).to_dict(),
         "target-fulfillment",
     )
+    # What the type helpers cannot declare: a non-null shipping_codes, the shipstation_v2
+    # backend's credentials (target_fulfillment.config).
+    config_jsonschema = with_rules(config_jsonschema)
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
