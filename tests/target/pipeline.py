@@ -117,3 +117,28 @@ def run_target(workdir: Path, target_settings: dict[str, t.Any], lines: list[dic
     return PipelineRun(
         0, target.returncode, states[-1] if states else {}, target.stderr, target.stdout
     )
+
+
+def record_tap(workdir: Path, sandbox: Sandbox) -> Path:
+    """One tap run against ``sandbox``, its Singer messages kept in a file to replay."""
+    config = _write(workdir / "tap.json", tap_config(sandbox))
+    output = workdir / "messages.jsonl"
+    with output.open("w") as out:
+        subprocess.run(
+            [*TAP, "--config", config], stdout=out, stderr=subprocess.DEVNULL, check=True
+        )
+    return output
+
+
+def start_target(
+    workdir: Path, target_settings: dict[str, t.Any], messages: Path, name: str = "target"
+) -> subprocess.Popen:
+    """The target as a process of its own, reading ``messages``, in ``workdir``; its output in
+    ``<name>.out`` and ``<name>.err`` there."""
+    command = [*TARGET, "--config", _write(workdir / "target.json", target_settings)]
+    with (
+        messages.open() as stdin,
+        (workdir / f"{name}.out").open("w") as out,
+        (workdir / f"{name}.err").open("w") as err,
+    ):
+        return subprocess.Popen(command, stdin=stdin, stdout=out, stderr=err, cwd=workdir)
