@@ -21,10 +21,15 @@ class StalledPagingError(RuntimeError):
 
 
 class OffsetPager:
-    """Plain ``page[offset]`` paging, for small lists that have no ``updated_at``."""
+    """Plain ``page[offset]`` paging, for small lists the API cannot filter by date.
 
-    def __init__(self, limit: int) -> None:
+    With ``stop_before`` (the shop's own record, incremental on ``updated_at``), records older
+    than it are dropped: the API sends them all the same.
+    """
+
+    def __init__(self, limit: int, stop_before: dt.datetime | None = None) -> None:
         self.limit = limit
+        self.stop_before = stop_before
         self.offset = 0
         self.finished = False
 
@@ -34,7 +39,9 @@ class OffsetPager:
     def accept(self, page: list[Record], count: int | None) -> list[Record]:
         self.offset += len(page)
         self.finished = _last_page(page, self.limit, count, self.offset)
-        return page
+        if self.stop_before is None:
+            return page
+        return [record for record in page if record["updated_at"] >= self.stop_before]
 
 
 class AscendingSeekPager:

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import typing as t
-
 from tap_bigcartel import schemas
 from tap_bigcartel.client import BigCartelStream
 
-if t.TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context
-
 
 class AccountsStream(BigCartelStream):
-    """The shop itself; incremental, though it is a single record per shop."""
+    """The shop itself; incremental, though it is a single record per shop: emitted when it
+    changed since the bookmark."""
 
     name = "accounts"
     path = "/accounts/{account_id}"
     schema = schemas.ACCOUNTS
     replication_key = "updated_at"
-
-    def post_process(
-        self, row: dict[str, t.Any], context: Context | None = None
-    ) -> dict[str, t.Any] | None:
-        start = self.get_starting_timestamp(context)
-        return None if start is not None and row["updated_at"] < start else row
 
 
 class ArtistsStream(BigCartelStream):
