@@ -31,11 +31,12 @@ from tap_bigcartel.coercion import (
     root_conformer,
 )
 from tap_bigcartel.paging import AscendingSeekPager, DescendingPager, OffsetPager
+from tap_bigcartel.prefetch import OnePageAhead
 
 if t.TYPE_CHECKING:
     from backoff.types import Details
     from requests.auth import AuthBase
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, RequestFunc
 
     from bigcartel_core.auth import Shop
     from tap_bigcartel.tap import TapBigCartel
@@ -90,19 +91,21 @@ def _decode(content: bytes) -> t.Any:
         return json.loads(content, parse_float=decimal.Decimal)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Listing:
     """One partition's walk through a list endpoint.
 
     The SDK's request loop (``RESTStream.request_records``) gives ``parse_response``,
     ``authenticator`` and ``get_new_paginator`` no context; they reach the partition's shop,
-    context and pager through this, set by :meth:`BigCartelStream.request_records` for as long
-    as it runs.
+    context, pager and the page fetched ahead through this, set by
+    :meth:`BigCartelStream.request_records` for as long as it runs.
     """
 
     context: Context | None
     shop: Shop
     pager: Pager
+    #: Made by :meth:`BigCartelStream.request_decorator`, with the SDK's request function.
+    ahead: OnePageAhead | None = None
 
 
 class PageToken:
@@ -171,6 +174,10 @@ class BigCartelStream(RESTStream[dict[str, t.Any]]):
     #: would (nested values are JSON-ready when a record leaves ``_prepare``: API strings and
     #: numbers, exact decimals checked finite), at a fraction of its cost.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    #: Fetch the next page while this one is emitted (:mod:`tap_bigcartel.prefetch`); off, the
+    #: SDK's request loop sends each request once the previous page is written.
+    prefetch: t.ClassVar[bool] = True
 
     #: The partition being read, while :meth:`request_records` runs.
     _listing: _Listing | None = None
@@ -277,7 +284,7 @@ class BigCartelStream(RESTStream[dict[str, t.Any]]):
         shop = self._active_shop(context)
         if shop is None:
             return
-        self._listing = _Listing(context, shop, self.new_pager(context))
+        self._listing = listing = _Listing(context, shop, self.new_pager(context))
         try:
             yield from super().request_records(context)
         except ShopUnavailableError as error:
@@ -287,7 +294,42 @@ class BigCartelStream(RESTStream[dict[str, t.Any]]):
                 raise
             self._give_up_on_shop(shop, context, f"{self.name}: retries exhausted: {error}")
         finally:
+            if listing.ahead is not None:
+                listing.ahead.close()
             self._listing = None
+
+    def request_decorator(self, func: RequestFunc) -> RequestFunc:
+        """The SDK's retries around ``func``, whose try takes the answer fetched ahead when it
+        is for this request: a prefetch that failed is retried, or ends the shop, as the SDK
+        would any request (see :mod:`tap_bigcartel.prefetch`).
+
+        The SDK's request loop asks for this once per partition, handing over the function that
+        sends one request; pages are fetched ahead with that same function.
+        """
+        listing = self._listing
+        ahead = None
+        if listing is not None and self.prefetch:
+            context = listing.context
+            ahead = listing.ahead = OnePageAhead(lambda request: func(request, context))
+
+        def send(request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            fetched = ahead.take(request) if ahead else None
+            return fetched.result() if fetched is not None else func(request, context)
+
+        return super().request_decorator(send)
+
+    def _next_request(self, listing: _Listing) -> requests.PreparedRequest:
+        """The request the SDK's loop sends next, built from the pager's next query as the loop
+        builds it (``get_http_request``, then ``build_prepared_request``)."""
+        token = PageToken(listing.pager.params())
+        http = self.get_http_request(page=PageContext(listing.context, token))
+        return self.build_prepared_request(
+            method=http.method,
+            url=http.url,
+            params=http.encode_params(),
+            headers=http.headers,
+            data=http.data,
+        )
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """The page's records, prepared, less those the pager drops (seen, or past the
@@ -295,7 +337,12 @@ class BigCartelStream(RESTStream[dict[str, t.Any]]):
         listing = self._current_listing()
         document = _decode(response.content)
         page = [self._prepare(record, listing.context) for record in jsonapi.records(document)]
-        yield from listing.pager.accept(page, jsonapi.total_count(document))
+        emitted = listing.pager.accept(page, jsonapi.total_count(document))
+        if listing.ahead is not None and not listing.pager.finished:
+            listing.ahead.start(self._next_request(listing))
+        yield from emitted
+        if listing.ahead is not None:
+            listing.ahead.settle()
 
     def post_process(
         self, row: dict[str, t.Any], context: Context | None = None
