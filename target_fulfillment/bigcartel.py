@@ -1,20 +1,21 @@
 """Write shipments back to Big Cartel: tracking for the buyer, ``shipped`` for the seller.
 
-Exactly once: before posting, the order is read back; an order already ``shipped`` (by an
-earlier run whose answer was lost, or by the seller) is not shipped twice. ``POST .../shipments``
-carries carrier and tracking to the buyer; where the API refuses shipments, ``PATCH
-shipping_status=shipped`` is the fallback the older integrations used.
+Each warehouse shipment is its own ``POST .../shipments`` with its items, carrier and tracking.
+The POST carries no idempotency key, so the caller reads the order first (``read_order``) and
+says what its line items will show once the POST took effect; a POST whose answer was lost is
+then settled by reading the order again, never by guessing. Where the API refuses shipments,
+``PATCH shipping_status=shipped`` is the fallback the older integrations used.
 
 HTTP goes through :func:`bigcartel_core.http.new_session`, whose one retry policy retries the GET
 and PATCH (429, 5xx, time-outs, dropped connections) and a POST only where it cannot have taken
-effect. A POST that may have been acted on (5xx, lost answer) is retried here instead, from the
+effect. A POST that may have been acted on (5xx, lost answer) is retried here instead, after a
 read-back, with the same policy's waits.
 """
 
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import requests
@@ -37,6 +38,10 @@ class ShopDisconnectedError(WriteBackError):
     """The shop's token was refused (401/403): it revoked the app or was closed."""
 
 
+class WriteBackInDoubt(WriteBackError):
+    """A POST may have taken effect and the read-back that would tell could not be made."""
+
+
 class _TransientError(WriteBackError):
     """429, 5xx or a dropped connection: worth another attempt, after ``wait`` seconds (the
     answer's ``Retry-After``, or None)."""
@@ -54,13 +59,55 @@ class ShippedLine:
 
 @dataclass(frozen=True)
 class ShipmentUpdate:
-    """What the buyer is told; ``lines`` None ships every unshipped line item."""
+    """One shipment as the buyer is told of it."""
 
     carrier: str | None
     tracking_number: str | None
     tracking_url: str | None
-    lines: list[ShippedLine] | None
+    lines: list[ShippedLine]
     notify_customer: bool = True
+
+
+@dataclass(frozen=True)
+class LineState:
+    """A line item's units, and how many of them Big Cartel counts shipped."""
+
+    quantity: int
+    shipped: int
+
+    @property
+    def unshipped(self) -> int:
+        return max(self.quantity - self.shipped, 0)
+
+
+@dataclass(frozen=True)
+class OrderShipping:
+    """What an order's read-back says about its shipping: its status and each line item's."""
+
+    shipped: bool
+    lines: dict[str, LineState]
+
+    @property
+    def finished(self) -> bool:
+        """Nothing left to ship: Big Cartel says so, or no line has a unit unshipped."""
+        return self.shipped or all(line.unshipped == 0 for line in self.lines.values())
+
+    def shows(self, expected: Mapping[str, int]) -> bool:
+        """Whether the order shows a POST that was to bring these lines to these shipped
+        counts (``expected``): it took effect, though its answer may have been lost."""
+        return all(
+            line_id in self.lines and self.lines[line_id].shipped >= count
+            for line_id, count in expected.items()
+        )
+
+    def after(self, lines: Sequence[ShippedLine]) -> OrderShipping:
+        """This state once ``lines`` are shipped too."""
+        shipped = {line.order_line_item_id: line.quantity for line in lines}
+        states = {
+            line_id: LineState(state.quantity, state.shipped + shipped.get(line_id, 0))
+            for line_id, state in self.lines.items()
+        }
+        return OrderShipping(self.shipped, states)
 
 
 class BigCartelWriter:
@@ -91,28 +138,44 @@ class BigCartelWriter:
     def close(self) -> None:
         self._session.close()
 
-    def write_back(self, account_id: str, order_id: str, update: ShipmentUpdate) -> str:
-        """Mark one order shipped; returns how: ``"shipment"``, ``"patch"`` or ``"already"``.
+    def read_order(self, account_id: str, order_id: str) -> OrderShipping:
+        """The order's shipping as Big Cartel has it now.
 
-        A POST whose fate is unknown starts the whole exchange again from the read-back, so a
-        POST whose answer was lost is never repeated on an order it already shipped.
+        A line's shipped count is its ``quantity_shipped``, else ``quantity`` less
+        ``quantity_unshipped``; an order read without either (older API documents) counts every
+        unit shipped once the order is ``shipped`` and none before.
         """
-        for attempt in range(self._attempts):
-            try:
-                return self._write_back_once(account_id, order_id, update)
-            except _TransientError as error:
-                if attempt == self._attempts - 1:
-                    raise WriteBackError(str(error)) from None
-                self._policy.sleep(self._policy.delay(attempt, error.wait))
-        raise AssertionError("unreachable")
-
-    def _write_back_once(self, account_id: str, order_id: str, update: ShipmentUpdate) -> str:
         where = f"account {account_id}, order {order_id}"
         document = self._request("GET", account_id, f"/orders/{order_id}", where).json()
         order = next(jsonapi.records(document))
-        if order.get("shipping_status") == "shipped":
-            return "already"
-        items = update.lines if update.lines is not None else self._unshipped_lines(order, where)
+        shipped = order.get("shipping_status") == "shipped"
+        lines = {}
+        for item in order.get("items") or []:
+            quantity = int(item.get("quantity") or 0)
+            if item.get("quantity_shipped") is not None:
+                count = int(item["quantity_shipped"])
+            elif item.get("quantity_unshipped") is not None:
+                count = quantity - int(item["quantity_unshipped"])
+            else:
+                count = quantity if shipped else 0
+            lines[str(item["id"])] = LineState(quantity, count)
+        return OrderShipping(shipped, lines)
+
+    def post_shipment(
+        self,
+        account_id: str,
+        order_id: str,
+        update: ShipmentUpdate,
+        expected: Mapping[str, int],
+    ) -> str:
+        """Post one shipment; ``"shipment"``, or ``"patch"`` where the API refuses shipments.
+
+        ``expected``: each line's shipped count once this POST took effect. After a POST that
+        may have been acted on, the order is read back: showing ``expected``, it was; not, it
+        is sent again. Raises WriteBackError when it was not posted, and WriteBackInDoubt when
+        that cannot be known.
+        """
+        where = f"account {account_id}, order {order_id}"
         body = {
             "data": {
                 "type": "shipments",
@@ -123,39 +186,44 @@ class BigCartelWriter:
                     "notify_customer": update.notify_customer,
                     "items": [
                         {"order_line_item_id": line.order_line_item_id, "quantity": line.quantity}
-                        for line in items
+                        for line in update.lines
                     ],
                 },
             }
         }
-        response = self._request(
-            "POST",
-            account_id,
-            f"/orders/{order_id}/shipments",
-            where,
-            json=body,
-            allow=SHIPMENTS_REFUSED,
-        )
-        if response.status_code not in SHIPMENTS_REFUSED:
-            return "shipment"
-        patch = {
-            "data": {"id": order_id, "type": "orders", "attributes": {"shipping_status": "shipped"}}
-        }
-        self._request("PATCH", account_id, f"/orders/{order_id}", where, json=patch)
-        return "patch"
-
-    @staticmethod
-    def _unshipped_lines(order: Mapping[str, t.Any], where: str) -> list[ShippedLine]:
-        """Line items still to ship, read from the order (the backend reported no items)."""
-        lines = []
-        for item in order.get("items") or []:
-            unshipped = item.get("quantity_unshipped")
-            quantity = int(item.get("quantity") or 0) if unshipped is None else int(unshipped)
-            if quantity > 0:
-                lines.append(ShippedLine(str(item["id"]), quantity))
-        if not lines:
-            raise WriteBackError(f"{where}: the order has no unshipped line items")
-        return lines
+        for attempt in range(self._attempts):
+            try:
+                response = self._request(
+                    "POST",
+                    account_id,
+                    f"/orders/{order_id}/shipments",
+                    where,
+                    json=body,
+                    allow=SHIPMENTS_REFUSED,
+                )
+            except _TransientError as error:
+                try:
+                    if self.read_order(account_id, order_id).shows(expected):
+                        return "shipment"
+                except WriteBackError as unread:
+                    message = f"{error}; then the read-back failed: {unread}"
+                    raise WriteBackInDoubt(message) from None
+                if attempt == self._attempts - 1:
+                    raise WriteBackError(str(error)) from None
+                self._policy.sleep(self._policy.delay(attempt, error.wait))
+                continue
+            if response.status_code not in SHIPMENTS_REFUSED:
+                return "shipment"
+            patch = {
+                "data": {
+                    "id": order_id,
+                    "type": "orders",
+                    "attributes": {"shipping_status": "shipped"},
+                }
+            }
+            self._request("PATCH", account_id, f"/orders/{order_id}", where, json=patch)
+            return "patch"
+        raise AssertionError("unreachable")
 
     def _request(
         self,

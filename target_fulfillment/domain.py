@@ -155,7 +155,10 @@ class ShippedItem:
 
 @dataclass(frozen=True)
 class Shipment:
-    """A shipment confirmation; ``source_id`` is unique per shipment at the backend."""
+    """A shipment confirmation; ``source_id`` is unique per shipment at the backend.
+
+    ``voided``: its label was voided at the warehouse, so the parcel is not on its way.
+    """
 
     key: str
     carrier: str | None
@@ -164,6 +167,7 @@ class Shipment:
     shipped_at: dt.datetime | None
     items: tuple[ShippedItem, ...]
     source_id: str
+    voided: bool = False
 
 
 def total_weight(items: tuple[LineItem, ...]) -> Weight | None:

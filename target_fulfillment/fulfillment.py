@@ -1,4 +1,5 @@
-"""The end-of-run work of the target: decide, send exactly once, collect shipments, write back.
+"""The end-of-run work of the target: decide, send exactly once, then the shipments
+(``writeback``).
 
 Orders to send go in batches of the backend's ``batch_size`` (a warehouse's rate limit counts
 requests, not orders). Every side effect goes through the ledger's two-phase protocol: a batch's
@@ -10,14 +11,12 @@ anything is sent again.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import typing as t
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from bigcartel_core import timestamps
 from target_fulfillment.attributes import ProductAttributes
 from target_fulfillment.backends.base import (
     AmbiguousSubmitError,
@@ -26,14 +25,8 @@ from target_fulfillment.backends.base import (
     OrderLockedError,
     Submission,
 )
-from target_fulfillment.bigcartel import (
-    BigCartelWriter,
-    ShipmentUpdate,
-    ShippedLine,
-    ShopDisconnectedError,
-    WriteBackError,
-)
-from target_fulfillment.domain import FulfillmentOrder, RemoteOrder, Shipment, Weight, order_key
+from target_fulfillment.bigcartel import BigCartelWriter
+from target_fulfillment.domain import FulfillmentOrder, RemoteOrder, Weight, order_key
 from target_fulfillment.ledger import Claim
 from target_fulfillment.orders import (
     CatalogProduct,
@@ -43,6 +36,7 @@ from target_fulfillment.orders import (
     is_eligible,
     is_voided,
 )
+from target_fulfillment.writeback import ShipmentWork
 
 if t.TYPE_CHECKING:
     from target_fulfillment.ledger import Ledger, OrderEntry
@@ -118,8 +112,18 @@ class Fulfillment:
         if not self.settings.dry_run:
             self.reconcile()
         self.evaluate()
-        self.collect_shipments()
-        self.write_back()
+        shipments = ShipmentWork(
+            ledger=self.ledger,
+            cache=self.cache,
+            backend=self.backend,
+            writer=self.writer,
+            summary=self.summary,
+            dry_run=self.settings.dry_run,
+            notify_customer=self.settings.notify_customer,
+            disconnected=self.settings.disconnected,
+        )
+        shipments.collect()
+        shipments.write_back()
 
     # Settling interrupted submits
 
@@ -313,7 +317,11 @@ class Fulfillment:
     def _submit_batch(self, batch: list[_Send]) -> None:
         claims = {
             send.order.key: Claim(
-                send.order.account_id, send.order.order_id, send.order.key, send.payload_hash
+                send.order.account_id,
+                send.order.order_id,
+                send.order.key,
+                send.payload_hash,
+                tuple((item.line_item_key, item.sku) for item in send.order.items),
             )
             for send in batch
         }
@@ -454,82 +462,3 @@ class Fulfillment:
             self.ledger.mark_cancelled(account_id, order_id, reason)
             self.summary.count("cancelled")
         self.cache.mark_evaluated(account_id, order_id)
-
-    # Shipments and write-back
-
-    def collect_shipments(self) -> None:
-        """Record every shipment the warehouse reports, then let the warehouse forget it."""
-        watermark_key = f"shipments_since:{self.backend.name}"
-        stored = self.ledger.get_value(watermark_key)
-        since = timestamps.parse(stored) if stored else None
-        started = timestamps.now()
-        for shipment in self.backend.shipments(since):
-            entry = self.ledger.find_by_key(shipment.key)
-            if entry is None:
-                self.summary.count("reported", shipment.key, "shipment for an unknown order key")
-            elif entry.state in ("submitted", "submitting") and not self.settings.dry_run:
-                if self.ledger.mark_shipped(
-                    entry.account_id, entry.order_id, _shipment_dict(shipment)
-                ):
-                    self.summary.count("shipped")
-            elif self.settings.dry_run and entry.state in ("submitted", "submitting"):
-                self.summary.count("shipped")
-            if not self.settings.dry_run:
-                self.backend.acknowledge(shipment)
-        if not self.settings.dry_run:
-            # Overlap the next poll by an hour: clocks differ, and a shipment seen twice is a no-op.
-            self.ledger.set_value(watermark_key, (started - dt.timedelta(hours=1)).isoformat())
-
-    def write_back(self) -> None:
-        """Post each shipped order's shipment to Big Cartel, once.
-
-        A shop that deauthorized the app, or refused the token earlier in this run, is skipped:
-        its shipments stay ``shipped`` and are written back once it reconnects.
-        """
-        skipped = dict(self.settings.disconnected)
-        for entry in self.ledger.by_state("shipped"):
-            key = entry.order_key
-            if entry.account_id in skipped:
-                reason = skipped[entry.account_id]
-                self.summary.count("reported", key, f"not written back yet: {reason}")
-                continue
-            if self.writer is None:
-                self.summary.count("reported", key, "no Big Cartel credentials for write-back")
-                continue
-            if self.settings.dry_run:
-                self.summary.count("written_back")
-                continue
-            shipment = entry.shipment or {}
-            lines = [
-                ShippedLine(str(item["line_item_key"]), int(item["quantity"]))
-                for item in shipment.get("items") or []
-                if item.get("line_item_key")
-            ]
-            try:
-                method = self.writer.write_back(
-                    entry.account_id,
-                    entry.order_id,
-                    ShipmentUpdate(
-                        carrier=shipment.get("carrier"),
-                        tracking_number=shipment.get("tracking_number"),
-                        tracking_url=shipment.get("tracking_url"),
-                        lines=lines or None,
-                        notify_customer=self.settings.notify_customer,
-                    ),
-                )
-            except ShopDisconnectedError as error:
-                self.summary.count("failed", key, f"shop refused the token: {error}")
-                skipped[entry.account_id] = "the shop refused the token earlier in this run"
-                continue
-            except WriteBackError as error:
-                self.summary.count("failed", key, str(error))
-                continue
-            if self.ledger.mark_written_back(entry.account_id, entry.order_id, method):
-                self.cache.delete(entry.account_id, entry.order_id)
-                self.summary.count("written_back")
-
-
-def _shipment_dict(shipment: Shipment) -> dict[str, t.Any]:
-    data = asdict(shipment)
-    data["shipped_at"] = shipment.shipped_at.isoformat() if shipment.shipped_at else None
-    return data

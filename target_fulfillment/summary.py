@@ -21,6 +21,7 @@ OUTCOMES = (
     "skipped",
     "cancelled",
     "shipped",
+    "voided",
     "written_back",
     "failed",
     "reported",

@@ -28,6 +28,7 @@ from target_fulfillment.ledger.schema import (
     rejected_records,
     shops,
 )
+from target_fulfillment.ledger.shipments import ShipmentLedger
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class OrderEntry:
     hold_reason: str | None
     last_error: str | None
     attempts: int
-    shipment: dict[str, t.Any] | None
+    lines: dict[str, str | None] | None
     writeback_method: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -74,6 +75,8 @@ class Claim:
     order_id: str
     order_key: str
     payload_hash: str
+    #: The order's lines as sent: (line item id, SKU) pairs; see ``fulfillment_orders.lines``.
+    lines: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class Ledger:
         self.engine, self._insert = open_database(url)
         self._lease: leases.WorkerLease | None = None
         self._lease_lock = threading.Lock()
+        self.shipments = ShipmentLedger(self.engine, self._insert, lambda: self.lease)
 
     @property
     def lease(self) -> leases.WorkerLease:
@@ -315,6 +319,7 @@ class Ledger:
             "payload_hash": claim.payload_hash,
             "backend": backend,
             "lease_owner": owner,
+            "lines": dict(claim.lines),
         }
         insert = self._insert(orders).values(
             account_id=claim.account_id,
@@ -398,19 +403,16 @@ class Ledger:
     def clear_pending_change(self, account_id: str, order_id: str) -> bool:
         return self._transition(account_id, order_id, STATES, pending_change=None)
 
-    def mark_shipped(self, account_id: str, order_id: str, shipment: dict[str, t.Any]) -> bool:
-        """Record the warehouse's shipment; from ``submitting`` too, as reconciliation may find."""
+    def mark_shipped(self, account_id: str, order_id: str) -> bool:
+        """The warehouse shipped some or all of the order (its shipments are in ``shipments``);
+        from ``submitting`` too, as reconciliation may find."""
         return self._transition(
-            account_id,
-            order_id,
-            ("submitted", "submitting"),
-            "shipped_at",
-            state="shipped",
-            shipment=shipment,
+            account_id, order_id, ("submitted", "submitting"), "shipped_at", state="shipped"
         )
 
     def mark_written_back(self, account_id: str, order_id: str, method: str) -> bool:
-        """The shipment is on the Big Cartel order (``method`` is ``shipment`` or ``patch``)."""
+        """Every unit is shipped at Big Cartel: the order is finished (``method``: how the last
+        of it got there, one of ``WRITEBACK_METHODS``)."""
         if method not in WRITEBACK_METHODS:
             raise ValueError(f"write-back method must be one of {WRITEBACK_METHODS}: {method!r}")
         return self._transition(

@@ -19,13 +19,25 @@ from bigcartel_core.sql.types import UTCDateTime
 #: ``fulfillment_shops.country`` as text (a malformed country is kept, to hold its orders by it).
 #: 4: the order cache's ``fulfillment_order_documents`` joins the ledger's tables, its
 #: ``updated_at`` a timestamp (NULL for an undated order) instead of text.
-SCHEMA_VERSION = 4
+#: 5: ``fulfillment_shipments``, each warehouse shipment under its own id (an order may leave in
+#: several parcels); ``fulfillment_orders.lines`` (each sent line's SKU) replaces ``shipment``.
+SCHEMA_VERSION = 5
 
 State = t.Literal[
     "held", "submitting", "submitted", "shipped", "written_back", "failed", "cancelled"
 ]
 STATES: tuple[State, ...] = t.get_args(State)
-WRITEBACK_METHODS = ("shipment", "patch")
+#: How an order or a shipment reached Big Cartel: its own ``POST .../shipments``, the
+#: ``shipping_status`` PATCH where shipments are refused, or ``already`` (nothing was left to ship:
+#: the seller, or a write-back whose answer was lost, shipped those units).
+WRITEBACK_METHODS = ("shipment", "patch", "already")
+
+#: ``recorded`` (to write back), ``posting`` (its POST may be in flight: the intent and what the
+#: order's line items will show once it took effect, ``expected``, are durable before it is sent),
+#: ``written_back``, ``voided`` (its label was voided before write-back: never written) and
+#: ``void_reported`` (voided after its tracking may have reached the buyer: reported).
+ShipmentState = t.Literal["recorded", "posting", "written_back", "voided", "void_reported"]
+SHIPMENT_STATES: tuple[ShipmentState, ...] = t.get_args(ShipmentState)
 
 
 metadata = sa.MetaData()
@@ -80,7 +92,9 @@ orders = sa.Table(
     sa.Column("hold_reason", sa.Text),
     sa.Column("last_error", sa.Text),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("shipment", sa.JSON),
+    #: The sent order's lines, line item id to SKU (null when it had none), to place shipped
+    #: items that a warehouse names by SKU alone.
+    sa.Column("lines", sa.JSON),
     sa.Column("writeback_method", sa.String(16)),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
@@ -90,6 +104,35 @@ orders = sa.Table(
     #: The worker that claimed a ``submitting`` row (see ``ledger.leases``).
     sa.Column("lease_owner", sa.String(64)),
     sa.CheckConstraint(sa.column("state").in_(STATES), name="fulfillment_orders_state"),
+)
+
+#: Every shipment the warehouse reported for an order of the ledger, under the backend's id of it
+#: (a V1 label shipment, a V2 label, a confirmation file); ``items`` as the warehouse named them.
+shipments = sa.Table(
+    "fulfillment_shipments",
+    metadata,
+    sa.Column("backend", sa.String(64), primary_key=True),
+    sa.Column("source_id", sa.String(255), primary_key=True),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("order_id", sa.String(128), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("carrier", sa.Text),
+    sa.Column("tracking_number", sa.Text),
+    sa.Column("tracking_url", sa.Text),
+    sa.Column("shipped_at", UTCDateTime),
+    sa.Column("items", sa.JSON, nullable=False),
+    #: Line item id to the ``quantity_shipped`` Big Cartel shows once this shipment's POST took
+    #: effect: how a POST whose answer was lost is told from one that never arrived.
+    sa.Column("expected", sa.JSON),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("writeback_method", sa.String(16)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("written_back_at", UTCDateTime),
+    sa.Column("voided_at", UTCDateTime),
+    sa.Index("fulfillment_shipments_order", "account_id", "order_id"),
+    sa.CheckConstraint(sa.column("state").in_(SHIPMENT_STATES), name="fulfillment_shipments_state"),
 )
 
 #: The latest Big Cartel document of every order the target has not finished with
@@ -174,6 +217,54 @@ def _stored_timestamp(text: str) -> t.Any:
         return None
 
 
+def _shipments_to_v5(conn: sa.Connection) -> None:
+    """Each order's one recorded shipment into ``fulfillment_shipments``, then drop the column.
+
+    A ``shipped`` order's shipment is still to be written back (``recorded``); a
+    ``written_back`` order's is kept as written, so a void of its label is still reported.
+    """
+    conn.exec_driver_sql("ALTER TABLE fulfillment_orders ADD COLUMN lines JSON")
+    old = sa.table(
+        "fulfillment_orders",
+        *(sa.column(name) for name in ("account_id", "order_id", "backend", "state")),
+        sa.column("writeback_method"),
+        sa.column("shipped_at", UTCDateTime),
+        sa.column("written_back_at", UTCDateTime),
+        sa.column("shipment", sa.JSON),
+    )
+    query = sa.select(old).where(
+        old.c.state.in_(("shipped", "written_back")), old.c.shipment.is_not(None)
+    )
+    rows = []
+    for order in conn.execute(query).mappings():
+        shipment = order["shipment"]
+        if not isinstance(shipment, dict) or not shipment.get("source_id"):
+            continue
+        written = order["state"] == "written_back"
+        now = timestamps.now()
+        rows.append(
+            {
+                "backend": order["backend"] or "",
+                "source_id": str(shipment["source_id"]),
+                "account_id": order["account_id"],
+                "order_id": order["order_id"],
+                "state": "written_back" if written else "recorded",
+                "carrier": shipment.get("carrier"),
+                "tracking_number": shipment.get("tracking_number"),
+                "tracking_url": shipment.get("tracking_url"),
+                "shipped_at": _stored_timestamp(str(shipment.get("shipped_at") or "")),
+                "items": list(shipment.get("items") or []),
+                "writeback_method": order["writeback_method"] if written else None,
+                "recorded_at": order["shipped_at"] or now,
+                "updated_at": now,
+                "written_back_at": order["written_back_at"] if written else None,
+            }
+        )
+    if rows:
+        conn.execute(shipments.insert(), rows)
+    conn.exec_driver_sql("ALTER TABLE fulfillment_orders DROP COLUMN shipment")
+
+
 #: What converts a ledger of a version to the next, in order: SQL statements and functions of
 #: the connection, each for every database (``None``) or one dialect; ``open_database`` applies
 #: them inside its transaction, after ``create_all`` made the tables that were missing.
@@ -184,4 +275,5 @@ MIGRATIONS: dict[int, tuple[tuple[str | None, str | Callable[[sa.Connection], No
         ("postgresql", "ALTER TABLE fulfillment_shops ALTER COLUMN country TYPE TEXT"),
     ),
     3: ((None, _order_documents_to_v4),),
+    4: ((None, _shipments_to_v5),),
 }

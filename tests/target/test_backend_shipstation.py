@@ -832,9 +832,26 @@ def test_shipments_since(sandbox: ShipStationSandbox, backend: ShipStationBacken
     }
     sandbox.clear_requests()
     assert backend.shipments(now + dt.timedelta(hours=1)) == []
-    shipments_query, orders_query = (entry["query"] for entry in sandbox.requests)
+    shipments_query, voids_query, orders_query = (entry["query"] for entry in sandbox.requests)
     assert "createDateStart" in shipments_query and shipments_query["includeShipmentItems"]
+    assert "voidDateStart" in voids_query
     assert "modifyDateStart" in orders_query and orders_query["orderStatus"] == "shipped"
+
+
+def test_a_voided_label_is_reported_voided_however_old(
+    sandbox: ShipStationSandbox, backend: ShipStationBackend
+) -> None:
+    kept, voided = make_order("A-1"), make_order("B-2")
+    for order in (kept, voided):
+        submit_one(backend, order)
+    sandbox.store.ship(kept.key)
+    label = sandbox.store.ship(voided.key)
+    assert [s.voided for s in backend.shipments(None)] == [False, False]
+    sandbox.store.void_label(label["shipmentId"])
+
+    found = {s.key: s for s in backend.shipments(dt.datetime.now(UTC) - dt.timedelta(minutes=5))}
+    assert (found[kept.key].voided, found[voided.key].voided) == (False, True)
+    assert found[voided.key].source_id == f"shipment-{label['shipmentId']}"
 
 
 @pytest.mark.parametrize(

@@ -572,8 +572,26 @@ def test_shipments_since(sandbox: ShipStationV2Sandbox, backend: ShipStationV2Ba
     assert [s.key for s in backend.shipments(now - dt.timedelta(hours=1))] == [order.key]
     sandbox.clear_requests()
     assert backend.shipments(now + dt.timedelta(hours=1)) == []
-    (query,) = [entry["query"] for entry in sandbox.requests]
-    assert query["label_status"] == "completed" and "created_at_start" in query
+    completed, voided = [entry["query"] for entry in sandbox.requests]
+    assert completed["label_status"] == "completed" and "created_at_start" in completed
+    assert (
+        voided["label_status"] == "voided"
+        and voided["created_at_start"] < completed["created_at_start"]
+    )
+
+
+def test_a_voided_label_is_reported_voided(
+    sandbox: ShipStationV2Sandbox, backend: ShipStationV2Backend
+) -> None:
+    order = make_order()
+    ids = backend.submit_batch(new(order))
+    label = sandbox.store.create_label(shipment_id=str(ids[order.key]))
+    since = dt.datetime.now(UTC) - dt.timedelta(minutes=5)
+    assert [s.voided for s in backend.shipments(since)] == [False]
+    sandbox.store.void_label(label["label_id"])
+
+    (found,) = backend.shipments(since)
+    assert (found.key, found.source_id, found.voided) == (order.key, label["label_id"], True)
 
 
 def test_a_label_for_two_orders_confirms_each_with_its_items() -> None:
@@ -742,8 +760,11 @@ def test_make_backend_names_a_bad_v2_setting(change: dict[str, Any], message: st
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"shipstation_v2_api_key": None}, "shipstation_v2_api_key: required"),
-        ({"shipstation_v2_warehouse_id": None}, "shipstation_v2_warehouse_id: required"),
+        ({"shipstation_v2_api_key": None}, "'shipstation_v2_api_key' is a required property"),
+        (
+            {"shipstation_v2_warehouse_id": None},
+            "'shipstation_v2_warehouse_id' is a required property",
+        ),
         ({"default_package_weight": {"value": 0, "unit": "ounce"}}, "more than 0"),
         (
             {"default_package_weight": {"value": 2, "unit": "stone"}},

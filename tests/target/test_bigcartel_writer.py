@@ -11,9 +11,13 @@ import requests
 from bigcartel_core.auth import BearerAuth
 from bigcartel_core.http import RetryPolicy
 from bigcartel_sandbox import Sandbox, SandboxConfig
-from target_fulfillment.bigcartel import BigCartelWriter, ShipmentUpdate, WriteBackError
-
-UPDATE = ShipmentUpdate(carrier="ups", tracking_number="1Z999", tracking_url=None, lines=None)
+from target_fulfillment.bigcartel import (
+    BigCartelWriter,
+    ShipmentUpdate,
+    ShippedLine,
+    WriteBackError,
+    WriteBackInDoubt,
+)
 
 
 @pytest.fixture
@@ -65,36 +69,82 @@ def _once(
     writer._session.hooks["response"].append(hook)
 
 
-def test_a_lost_answer_to_the_post_is_not_shipped_twice(sandbox: Sandbox) -> None:
-    """The shipment is made, its answer lost: the retry reads the order back and stops."""
+def _whole_order(
+    writer: BigCartelWriter, sandbox: Sandbox, account_id: str, order_id: str
+) -> tuple[ShipmentUpdate, dict[str, int]]:
+    """A shipment of every unshipped unit, and the shipped counts it brings the lines to."""
+    state = writer.read_order(account_id, order_id)
+    lines = [
+        ShippedLine(id_, line.unshipped) for id_, line in state.lines.items() if line.unshipped
+    ]
+    expected = {line.order_line_item_id: line.quantity for line in lines}
+    sandbox.clear_requests()
+    return ShipmentUpdate("ups", "1Z999", None, lines), expected
+
+
+def test_a_lost_answer_to_the_post_is_settled_by_the_read_back(sandbox: Sandbox) -> None:
+    """The shipment is made, its answer lost: the read-back shows it, nothing is sent again."""
     account_id, order_id = str(sandbox.shops[0].account_id), _unshipped_order(sandbox)
     waits: list[float] = []
     writer = _writer(sandbox, waits)
+    update, expected = _whole_order(writer, sandbox, account_id, order_id)
 
     def lose(response: requests.Response) -> None:
         raise requests.ConnectionError("connection reset after the request was processed")
 
     _once(writer, "POST", lose)
     with writer._session:
-        assert writer.write_back(account_id, order_id, UPDATE) == "already"
+        assert writer.post_shipment(account_id, order_id, update, expected) == "shipment"
     assert len(sandbox.store.shipments(account_id, order_id)) == 1
     calls = [(r["method"], r["status"]) for r in sandbox.requests]
-    assert calls == [("GET", 200), ("POST", 201), ("GET", 200)]
-    assert len(waits) == 1
+    assert calls == [("POST", 201), ("GET", 200)]
+    assert waits == []
 
 
-def test_a_5xx_to_the_post_goes_round_from_the_read_back(sandbox: Sandbox) -> None:
+def test_a_5xx_to_the_post_is_sent_again_after_the_read_back(sandbox: Sandbox) -> None:
     account_id, order_id = str(sandbox.shops[0].account_id), _unshipped_order(sandbox)
     waits: list[float] = []
     writer = _writer(sandbox, waits)
-    # The read-back answers; the POST right after it gets a 503.
-    _once(writer, "GET", lambda response: sandbox.faults.fail_next(1, status=503))
+    update, expected = _whole_order(writer, sandbox, account_id, order_id)
+    sandbox.faults.fail_next(1, status=503)
     with writer._session:
-        assert writer.write_back(account_id, order_id, UPDATE) == "shipment"
+        assert writer.post_shipment(account_id, order_id, update, expected) == "shipment"
     calls = [(r["method"], r["status"]) for r in sandbox.requests]
-    assert calls == [("GET", 200), ("POST", 503), ("GET", 200), ("POST", 201)]
+    assert calls == [("POST", 503), ("GET", 200), ("POST", 201)]
     assert len(sandbox.store.shipments(account_id, order_id)) == 1
     assert len(waits) == 1 and 0 <= waits[0] <= 0.5
+
+
+def test_a_lost_answer_and_a_failed_read_back_leave_the_post_in_doubt(sandbox: Sandbox) -> None:
+    account_id, order_id = str(sandbox.shops[0].account_id), _unshipped_order(sandbox)
+    writer = _writer(sandbox, [])
+    update, expected = _whole_order(writer, sandbox, account_id, order_id)
+
+    def lose(response: requests.Response) -> None:
+        sandbox.faults.fail_next(10, status=502)
+        raise requests.ConnectionError("connection reset after the request was processed")
+
+    _once(writer, "POST", lose)
+    with writer._session, pytest.raises(WriteBackInDoubt) as raised:
+        writer.post_shipment(account_id, order_id, update, expected)
+    assert [r["status"] for r in sandbox.requests] == [201, 502, 502, 502]
+    assert order_id in str(raised.value)
+    assert len(sandbox.store.shipments(account_id, order_id)) == 1
+
+
+def test_the_read_back_counts_each_lines_shipped_units(sandbox: Sandbox) -> None:
+    account_id, order_id = str(sandbox.shops[0].account_id), _unshipped_order(sandbox)
+    writer = _writer(sandbox, [])
+    before = writer.read_order(account_id, order_id)
+    first_id, first = next(iter(before.lines.items()))
+    part = [ShippedLine(first_id, 1)]
+    update = ShipmentUpdate("ups", "1Z1", None, part)
+    expected = {first_id: first.shipped + 1}
+    assert not before.shows(expected)
+    assert writer.post_shipment(account_id, order_id, update, expected) == "shipment"
+    after = writer.read_order(account_id, order_id)
+    assert after.shows(expected) and after == before.after(part)
+    assert after.finished == (sum(line.unshipped for line in before.lines.values()) == 1)
 
 
 def test_a_get_that_stays_unavailable_fails_after_the_sessions_retries(
@@ -105,7 +155,7 @@ def test_a_get_that_stays_unavailable_fails_after_the_sessions_retries(
     writer = _writer(sandbox, waits)
     sandbox.faults.fail_next(10, status=502)
     with writer._session, pytest.raises(WriteBackError) as raised:
-        writer.write_back(account_id, order_id, UPDATE)
+        writer.read_order(account_id, order_id)
     assert [r["status"] for r in sandbox.requests] == [502, 502, 502]
     assert len(waits) == 2
     assert order_id in str(raised.value)

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
+from target_fulfillment.domain import Shipment, ShippedItem
 from target_fulfillment.ledger import (
     STATES,
     Claim,
@@ -29,12 +30,15 @@ from target_fulfillment.order_cache import OrderCache
 T = t.TypeVar("T")
 UTC = dt.timezone.utc
 SHOP = "1001"
-SHIPMENT = {
+#: An order's shipment as a version 4 ledger kept it, in ``fulfillment_orders.shipment``.
+V4_SHIPMENT = {
+    "key": "bigcartel-1001-1",
     "carrier": "UPS",
     "tracking_number": "1Z999",
     "tracking_url": "https://track.example/1Z999",
     "shipped_at": "2024-05-02T10:00:00+00:00",
-    "items": [{"order_line_item_id": "77", "quantity": 2}],
+    "items": [{"line_item_key": "77", "sku": "TEE-M", "quantity": 2}],
+    "source_id": "shipment-5",
 }
 
 
@@ -72,7 +76,7 @@ def put_in(ledger: Ledger, order_id: str, state: str | None) -> None:
         "submitting": lambda: claim(ledger, order_id),
         "submitted": lambda: ledger.confirm_submitted(SHOP, order_id, "ss-1", "h1"),
         "failed": lambda: ledger.fail(SHOP, order_id, "HTTP 500"),
-        "shipped": lambda: ledger.mark_shipped(SHOP, order_id, SHIPMENT),
+        "shipped": lambda: ledger.mark_shipped(SHOP, order_id),
         "written_back": lambda: ledger.mark_written_back(SHOP, order_id, "shipment"),
         "cancelled": lambda: ledger.mark_cancelled(SHOP, order_id, "payment failed"),
     }
@@ -100,7 +104,7 @@ OPERATIONS: dict[str, Callable[[Ledger, str], bool]] = {
         SHOP, order_id, "ss-9", "h1"
     ),
     "fail": lambda ledger, order_id: ledger.fail(SHOP, order_id, "boom"),
-    "mark_shipped": lambda ledger, order_id: ledger.mark_shipped(SHOP, order_id, SHIPMENT),
+    "mark_shipped": lambda ledger, order_id: ledger.mark_shipped(SHOP, order_id),
     "mark_written_back": lambda ledger, order_id: ledger.mark_written_back(SHOP, order_id, "patch"),
     "mark_cancelled": lambda ledger, order_id: ledger.mark_cancelled(SHOP, order_id, "void"),
 }
@@ -197,10 +201,9 @@ def test_transitions_record_what_happened(ledger: Ledger) -> None:
     assert (submitted.backend_order_id, submitted.payload_hash) == ("ss-1", "h1")
     assert submitted.submitted_at is not None and submitted.submitted_at.tzinfo == UTC
 
-    assert ledger.mark_shipped(SHOP, "1", SHIPMENT)
+    assert ledger.mark_shipped(SHOP, "1")
     shipped = ledger.get(SHOP, "1")
     assert shipped is not None
-    assert shipped.shipment == SHIPMENT
     assert shipped.shipped_at is not None and shipped.shipped_at >= submitted.submitted_at
 
     assert ledger.mark_written_back(SHOP, "1", "patch")
@@ -456,7 +459,7 @@ def test_exactly_one_concurrent_ship_wins(
 ) -> None:
     put_in(ledger, "1", "submitted")
     workers = [open_ledger() for _ in range(8)]
-    results = race(lambda i: workers[i].mark_shipped(SHOP, "1", SHIPMENT))
+    results = race(lambda i: workers[i].mark_shipped(SHOP, "1"))
     assert results.count(True) == 1
 
 
@@ -572,7 +575,7 @@ def test_tables_are_prefixed_and_versioned(ledger: Ledger) -> None:
         "fulfillment_rejected_records",
         "fulfillment_order_documents",
     } <= tables
-    assert _schema_version(ledger) == "4"
+    assert _schema_version(ledger) == "5"
 
 
 def _schema_version(ledger: Ledger) -> str:
@@ -580,6 +583,43 @@ def _schema_version(ledger: Ledger) -> str:
         return conn.exec_driver_sql(
             "SELECT value FROM fulfillment_meta WHERE key = 'schema_version'"
         ).scalar()
+
+
+def _as_version_4(conn: sa.Connection) -> None:
+    """The order table as version 4 had it: one ``shipment`` per order, no ``lines``, no
+    shipments table."""
+    conn.exec_driver_sql("ALTER TABLE fulfillment_orders DROP COLUMN lines")
+    conn.exec_driver_sql("ALTER TABLE fulfillment_orders ADD COLUMN shipment JSON")
+    conn.exec_driver_sql("DROP TABLE fulfillment_shipments")
+
+
+def test_a_version_4_ledger_keeps_each_orders_shipment_as_its_first(
+    ledger: Ledger, open_ledger: Callable[[], Ledger]
+) -> None:
+    put_in(ledger, "1", "submitted")
+    put_in(ledger, "2", "submitted")
+    put_in(ledger, "3", "submitted")
+    assert ledger.mark_shipped(SHOP, "1") and ledger.mark_shipped(SHOP, "2")
+    assert ledger.mark_written_back(SHOP, "2", "patch")
+    with ledger.engine.begin() as conn:
+        _as_version_4(conn)
+        old = sa.table("fulfillment_orders", sa.column("order_id"), sa.column("shipment", sa.JSON))
+        for order_id in ("1", "2"):
+            shipment = {**V4_SHIPMENT, "source_id": f"shipment-{order_id}"}
+            conn.execute(old.update().where(old.c.order_id == order_id).values(shipment=shipment))
+        conn.exec_driver_sql("UPDATE fulfillment_meta SET value = '4'")
+    ledger.close()
+
+    upgraded = open_ledger()
+    assert _schema_version(upgraded) == "5"
+    first, written = upgraded.shipments.of_order(SHOP, "1"), upgraded.shipments.of_order(SHOP, "2")
+    assert [(s.source_id, s.state) for s in first] == [("shipment-1", "recorded")]
+    assert [(s.state, s.writeback_method) for s in written] == [("written_back", "patch")]
+    assert first[0].items == (ShippedItem("77", "TEE-M", 2),)
+    assert (first[0].carrier, first[0].tracking_number) == ("UPS", "1Z999")
+    assert first[0].shipped_at == dt.datetime(2024, 5, 2, 10, 0, tzinfo=UTC)
+    assert upgraded.shipments.of_order(SHOP, "3") == []
+    assert [s.source_id for s in upgraded.shipments.to_write_back()] == ["shipment-1"]
 
 
 def test_a_version_2_ledger_is_converted_in_place_keeping_its_rows(
@@ -594,10 +634,11 @@ def test_a_version_2_ledger_is_converted_in_place_keeping_its_rows(
             conn.exec_driver_sql(
                 "ALTER TABLE fulfillment_shops ALTER COLUMN country TYPE VARCHAR(2)"
             )
+        _as_version_4(conn)
         conn.exec_driver_sql("UPDATE fulfillment_meta SET value = '2'")
     ledger.close()
     upgraded = open_ledger()
-    assert _schema_version(upgraded) == "4"
+    assert _schema_version(upgraded) == "5"
     assert upgraded.get(SHOP, "1").state == "submitted"  # type: ignore[union-attr]
     assert claim(upgraded, "2")
     upgraded.upsert_shop(SHOP, "USA", "A shop")
@@ -649,11 +690,12 @@ def test_a_version_3_ledger_is_converted_in_place_keeping_its_order_documents(
                 for order_id, text in stored.items()
             ],
         )
+        _as_version_4(conn)
         conn.exec_driver_sql("UPDATE fulfillment_meta SET value = '3'")
     ledger.close()
 
     upgraded = open_ledger()
-    assert _schema_version(upgraded) == "4"
+    assert _schema_version(upgraded) == "5"
     with upgraded.engine.connect() as conn:
         rows = {row.order_id: row for row in conn.execute(sa.select(schema.order_documents)).all()}
     assert {order_id: row.updated_at for order_id, row in rows.items()} == {
@@ -771,3 +813,103 @@ def test_timestamps_are_utc_whatever_the_postgres_session_zone(postgres_url: str
             assert conn.exec_driver_sql("SHOW timezone").scalar() == "Asia/Tokyo"
     finally:
         ledger.close()
+
+
+# Shipments
+
+
+def _shipment(source_id: str, *items: ShippedItem, tracking: str = "1Z1") -> Shipment:
+    return Shipment(
+        key=key("1"),
+        carrier="UPS",
+        tracking_number=tracking,
+        tracking_url=None,
+        shipped_at=dt.datetime(2024, 5, 2, 10, 0, tzinfo=UTC),
+        items=items or (ShippedItem("77", "TEE-M", 1),),
+        source_id=source_id,
+    )
+
+
+def test_each_shipment_is_recorded_once_under_its_own_id(ledger: Ledger) -> None:
+    put_in(ledger, "1", "submitted")
+    assert ledger.shipments.record("shipstation", SHOP, "1", _shipment("s-1"))
+    assert not ledger.shipments.record("shipstation", SHOP, "1", _shipment("s-1", tracking="X"))
+    assert ledger.shipments.record("shipstation", SHOP, "1", _shipment("s-2", tracking="2"))
+    assert ledger.shipments.record("shipstation_v2", SHOP, "1", _shipment("s-1"))
+    rows = ledger.shipments.of_order(SHOP, "1")
+    assert sorted((r.backend, r.source_id, r.tracking_number) for r in rows) == [
+        ("shipstation", "s-1", "1Z1"),
+        ("shipstation", "s-2", "2"),
+        ("shipstation_v2", "s-1", "1Z1"),
+    ]
+    assert rows[0].items == (ShippedItem("77", "TEE-M", 1),)
+    assert {r.state for r in ledger.shipments.to_write_back()} == {"recorded"}
+
+
+def test_a_void_before_write_back_keeps_it_unwritten_and_one_after_is_reported(
+    ledger: Ledger,
+) -> None:
+    put_in(ledger, "1", "shipped")
+    for source_id in ("early", "late", "in-flight"):
+        ledger.shipments.record("shipstation", SHOP, "1", _shipment(source_id))
+    early, in_flight, late = ledger.shipments.of_order(SHOP, "1")
+    assert ledger.shipments.begin_posting(in_flight, {"77": 1})
+    assert ledger.shipments.begin_posting(late, {"77": 1})
+    assert ledger.shipments.written_back(late, "shipment")
+
+    assert ledger.shipments.void("shipstation", "early") == "recorded"
+    assert ledger.shipments.void("shipstation", "in-flight") == "posting"
+    assert ledger.shipments.void("shipstation", "late") == "written_back"
+    for source_id in ("early", "late", "in-flight", "unknown"):
+        assert ledger.shipments.void("shipstation", source_id) is None  # noted once
+    states = {r.source_id: r.state for r in ledger.shipments.of_order(SHOP, "1")}
+    assert states == {"early": "voided", "in-flight": "void_reported", "late": "void_reported"}
+    assert ledger.shipments.to_write_back() == []
+    assert not ledger.shipments.written_back(early, "shipment")
+
+
+def test_a_posting_shipment_is_settled_only_once_its_worker_is_gone(
+    ledger: Ledger, open_ledger: Callable[[], Ledger]
+) -> None:
+    put_in(ledger, "1", "shipped")
+    worker = open_ledger()
+    worker.shipments.record("shipstation", SHOP, "1", _shipment("s-1"))
+    (entry,) = worker.shipments.to_write_back()
+    assert worker.shipments.begin_posting(entry, {"77": 1})
+    assert ledger.shipments.to_write_back() == []  # its worker may be posting right now
+    (mine,) = worker.shipments.of_order(SHOP, "1")
+    assert not ledger.shipments.begin_posting(mine, {"77": 1})
+    assert not ledger.shipments.written_back(mine, "shipment")
+
+    worker.close()
+    (left,) = ledger.shipments.to_write_back()
+    assert (left.state, left.expected) == ("posting", {"77": 1})
+    settlers = [open_ledger() for _ in range(6)]
+    assert race(lambda i: settlers[i].shipments.take_over(left), workers=6).count(True) == 1
+
+
+def test_exactly_one_concurrent_post_of_a_shipment_begins(
+    ledger: Ledger, open_ledger: Callable[[], Ledger]
+) -> None:
+    put_in(ledger, "1", "shipped")
+    ledger.shipments.record("shipstation", SHOP, "1", _shipment("s-1"))
+    (entry,) = ledger.shipments.to_write_back()
+    workers = [open_ledger() for _ in range(8)]
+    results = race(lambda i: workers[i].shipments.begin_posting(entry, {"77": 1}))
+    assert results.count(True) == 1
+
+
+def test_a_refused_write_back_goes_back_to_recorded_with_its_reason(ledger: Ledger) -> None:
+    put_in(ledger, "1", "shipped")
+    ledger.shipments.record("shipstation", SHOP, "1", _shipment("s-1"))
+    (entry,) = ledger.shipments.to_write_back()
+    assert ledger.shipments.begin_posting(entry, {"77": 1})
+    assert ledger.shipments.not_written(entry, "422 from Big Cartel")
+    (again,) = ledger.shipments.to_write_back()
+    assert (again.state, again.expected, again.last_error) == (
+        "recorded",
+        None,
+        "422 from Big Cartel",
+    )
+    with pytest.raises(ValueError, match="write-back method"):
+        ledger.shipments.written_back(again, "email")

@@ -208,6 +208,7 @@ def label_shipment(record: Mapping[str, Any]) -> Shipment:
         shipped_at=parse_time(record.get("shipDate")),
         items=shipped_items(record.get("shipmentItems")),
         source_id=f"shipment-{record['shipmentId']}",
+        voided=bool(record.get("voided")),
     )
 
 

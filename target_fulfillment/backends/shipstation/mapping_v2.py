@@ -227,6 +227,7 @@ def label_shipments(label: Mapping[str, Any], shipment: Mapping[str, Any]) -> li
             shipped_at=parse_time(label.get("ship_date") or label.get("created_at")),
             items=tuple(items),
             source_id=label_id if len(by_key) == 1 else f"{label_id}/{key}",
+            voided=bool(label.get("voided")) or label.get("status") == "voided",
         )
         for key, items in by_key.items()
     ]

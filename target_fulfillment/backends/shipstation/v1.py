@@ -109,20 +109,35 @@ class ShipStationBackend:
         }
 
     def shipments(self, since: dt.datetime | None) -> list[Shipment]:
-        """Label shipments created since ``since``, and orders marked shipped without a label.
+        """Label shipments created or voided since ``since``, and orders marked shipped
+        without a label.
 
-        Only orders whose key starts with ``bigcartel-``: an account holds other stores' too.
+        A voided label comes back with ``voided`` set, however long ago it was made: the
+        void-date filter finds it. Only orders whose key starts with ``bigcartel-``: an account
+        holds other stores' too.
         """
-        found: list[Shipment] = []
+        found: dict[str, Shipment] = {}
         labelled = set()
-        params = {"includeShipmentItems": "true"}
+        # (query, whether it lists voids only)
+        queries: list[tuple[dict[str, str], bool]] = [({"includeShipmentItems": "true"}, False)]
         if since is not None:
-            params["createDateStart"] = mapping.pacific(since)
-        for record in self._pages("/shipments", params, "shipments"):
-            if record.get("voided") or not mapping.is_ours(record):
-                continue
-            labelled.add(record.get("orderId"))
-            found.append(mapping.label_shipment(record))
+            queries = [
+                (
+                    {"includeShipmentItems": "true", "createDateStart": mapping.pacific(since)},
+                    False,
+                ),
+                ({"voidDateStart": mapping.pacific(since)}, True),
+            ]
+        for params, voids_only in queries:
+            for record in self._pages("/shipments", params, "shipments"):
+                if not mapping.is_ours(record):
+                    continue
+                shipment = mapping.label_shipment(record)
+                if voids_only and not shipment.voided:
+                    continue
+                if not shipment.voided:
+                    labelled.add(record.get("orderId"))
+                found.setdefault(shipment.source_id, shipment)
         params = {"orderStatus": "shipped"}
         if since is not None:
             # modifyDateStart is in ShipStation's public docs though not in the project's notes;
@@ -134,8 +149,9 @@ class ShipStationBackend:
             modified = mapping.parse_time(order.get("modifyDate"))
             if since is not None and modified is not None and modified < as_utc(since):
                 continue
-            found.append(mapping.marked_shipment(order))
-        return found
+            shipment = mapping.marked_shipment(order)
+            found.setdefault(shipment.source_id, shipment)
+        return list(found.values())
 
     def acknowledge(self, shipment: Shipment) -> None:
         """Nothing to do: ShipStation keeps its shipments, ``since`` moves past them."""

@@ -1,0 +1,234 @@
+"""Each warehouse shipment and its write-back to Big Cartel, one conditional UPDATE per change.
+
+An order may leave the warehouse in several parcels, each its own shipment, each written back
+once as its own ``POST .../shipments``. The POST cannot carry an idempotency key, so a row goes
+``posting`` with what the order's line items will show once it took effect (``expected``)
+before it is sent; a POST whose answer was lost is then told from one that never arrived by
+reading the order back. A ``posting`` row is settled by another worker only once its owner is
+gone (``ledger.leases``), as ``submitting`` orders are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from bigcartel_core import timestamps
+from bigcartel_core.sql.sqlite import read_only
+from target_fulfillment.domain import Shipment, ShippedItem
+from target_fulfillment.ledger import leases
+from target_fulfillment.ledger.database import Insert, wrote
+from target_fulfillment.ledger.schema import WRITEBACK_METHODS, ShipmentState, shipments
+
+
+@dataclass(frozen=True)
+class ShipmentEntry:
+    """One recorded shipment, as read."""
+
+    backend: str
+    source_id: str
+    account_id: str
+    order_id: str
+    state: ShipmentState
+    carrier: str | None
+    tracking_number: str | None
+    tracking_url: str | None
+    shipped_at: dt.datetime | None
+    items: tuple[ShippedItem, ...]
+    expected: dict[str, int] | None
+    lease_owner: str | None
+    writeback_method: str | None
+    last_error: str | None
+
+
+class ShipmentLedger:
+    """The shipments of the ledger's orders; thread-safe, each method its own transaction."""
+
+    def __init__(
+        self, engine: sa.Engine, insert: Insert, lease: Callable[[], leases.WorkerLease]
+    ) -> None:
+        self._engine = engine
+        self._insert = insert
+        self._lease = lease
+
+    def record(self, backend: str, account_id: str, order_id: str, shipment: Shipment) -> bool:
+        """Keep a shipment the warehouse reported; True the first time it is seen."""
+        now = timestamps.now()
+        items = [
+            {"line_item_key": i.line_item_key, "sku": i.sku, "quantity": i.quantity}
+            for i in shipment.items
+        ]
+        stmt = self._insert(shipments).values(
+            backend=backend,
+            source_id=shipment.source_id,
+            account_id=account_id,
+            order_id=order_id,
+            state="recorded",
+            carrier=shipment.carrier,
+            tracking_number=shipment.tracking_number,
+            tracking_url=shipment.tracking_url,
+            shipped_at=shipment.shipped_at,
+            items=items,
+            recorded_at=now,
+            updated_at=now,
+        )
+        with self._engine.begin() as conn:
+            return wrote(conn, stmt.on_conflict_do_nothing())
+
+    def void(self, backend: str, source_id: str) -> ShipmentState | None:
+        """Note that the shipment's label was voided; the state it was in when that changed it.
+
+        ``recorded``: it will never be written back. ``posting`` or ``written_back``: its
+        tracking may have reached the buyer, so it becomes ``void_reported``. None when the
+        shipment is unknown or its void was noted before.
+        """
+        for before, after in (
+            ("recorded", "voided"),
+            ("posting", "void_reported"),
+            ("written_back", "void_reported"),
+        ):
+            condition = shipments.c.state == before
+            if self._move(backend, source_id, condition, state=after, voided=True):
+                return t.cast(ShipmentState, before)
+        return None
+
+    def to_write_back(self) -> list[ShipmentEntry]:
+        """Shipments to write back: ``recorded``, and ``posting`` whose worker is gone; by order,
+        then as shipped."""
+        query = (
+            sa.select(shipments)
+            .where(shipments.c.state.in_(("recorded", "posting")))
+            .order_by(
+                shipments.c.account_id,
+                shipments.c.order_id,
+                shipments.c.shipped_at,
+                shipments.c.source_id,
+            )
+        )
+        with read_only(self._engine) as conn:
+            entries = [_entry(row) for row in conn.execute(query).mappings()]
+        if all(entry.state == "recorded" for entry in entries):
+            return entries
+        lease = self._lease()
+        return [
+            entry
+            for entry in entries
+            if entry.state == "recorded"
+            or entry.lease_owner is None
+            or not lease.alive(entry.lease_owner)
+        ]
+
+    def of_order(self, account_id: str, order_id: str) -> list[ShipmentEntry]:
+        query = (
+            sa.select(shipments)
+            .where(shipments.c.account_id == account_id, shipments.c.order_id == order_id)
+            .order_by(shipments.c.shipped_at, shipments.c.source_id)
+        )
+        with read_only(self._engine) as conn:
+            return [_entry(row) for row in conn.execute(query).mappings()]
+
+    def take_over(self, entry: ShipmentEntry) -> bool:
+        """Claim a ``posting`` row whose worker is gone, to settle it; True if this caller won."""
+        owner = self._lease().owner
+        condition = sa.and_(
+            shipments.c.state == "posting",
+            shipments.c.lease_owner.is_not_distinct_from(entry.lease_owner),
+        )
+        return self._move(entry.backend, entry.source_id, condition, lease_owner=owner)
+
+    def begin_posting(self, entry: ShipmentEntry, expected: Mapping[str, int]) -> bool:
+        """The intent to POST, durable before it is sent: from ``recorded``, or ``posting`` held
+        by this worker (taken over, its earlier POST found not to have arrived)."""
+        owner = self._lease().owner
+        condition = sa.or_(
+            shipments.c.state == "recorded",
+            sa.and_(shipments.c.state == "posting", shipments.c.lease_owner == owner),
+        )
+        return self._move(
+            entry.backend,
+            entry.source_id,
+            condition,
+            state="posting",
+            lease_owner=owner,
+            expected=dict(expected),
+        )
+
+    def written_back(self, entry: ShipmentEntry, method: str) -> bool:
+        """The shipment is on the Big Cartel order; from ``recorded`` when nothing was posted."""
+        if method not in WRITEBACK_METHODS:
+            raise ValueError(f"write-back method must be one of {WRITEBACK_METHODS}: {method!r}")
+        return self._move(
+            entry.backend,
+            entry.source_id,
+            self._recorded_or_mine(),
+            state="written_back",
+            writeback_method=method,
+            last_error=None,
+            written_back_at=timestamps.now(),
+        )
+
+    def not_written(self, entry: ShipmentEntry, error: str) -> bool:
+        """Big Cartel refused it, so nothing was posted: ``recorded`` again, with the reason, to
+        be tried next run."""
+        return self._move(
+            entry.backend,
+            entry.source_id,
+            self._recorded_or_mine(),
+            state="recorded",
+            lease_owner=None,
+            expected=None,
+            last_error=error,
+        )
+
+    def _recorded_or_mine(self) -> sa.ColumnElement[bool]:
+        owner = self._lease().owner
+        return sa.or_(
+            shipments.c.state == "recorded",
+            sa.and_(shipments.c.state == "posting", shipments.c.lease_owner == owner),
+        )
+
+    def _move(
+        self,
+        backend: str,
+        source_id: str,
+        condition: sa.ColumnElement[bool],
+        *,
+        voided: bool = False,
+        **values: t.Any,
+    ) -> bool:
+        now = timestamps.now()
+        if voided:
+            values["voided_at"] = now
+        stmt = (
+            shipments.update()
+            .where(shipments.c.backend == backend, shipments.c.source_id == source_id, condition)
+            .values(updated_at=now, **values)
+        )
+        with self._engine.begin() as conn:
+            return wrote(conn, stmt)
+
+
+def _entry(row: sa.RowMapping) -> ShipmentEntry:
+    return ShipmentEntry(
+        backend=row["backend"],
+        source_id=row["source_id"],
+        account_id=row["account_id"],
+        order_id=row["order_id"],
+        state=row["state"],
+        carrier=row["carrier"],
+        tracking_number=row["tracking_number"],
+        tracking_url=row["tracking_url"],
+        shipped_at=row["shipped_at"],
+        items=tuple(
+            ShippedItem(item.get("line_item_key"), item.get("sku"), int(item["quantity"]))
+            for item in row["items"] or []
+        ),
+        expected={str(k): int(v) for k, v in row["expected"].items()} if row["expected"] else None,
+        lease_owner=row["lease_owner"],
+        writeback_method=row["writeback_method"],
+        last_error=row["last_error"],
+    )
