@@ -1,4 +1,4 @@
-"""``target-fulfillment-admin``: read the ledger, the holds and the SKU preflight.
+"""``target-fulfillment-admin``: read the ledger, the holds, the shipments and the SKU preflight.
 
 Reads the same config file as the target (for ``ledger_url`` and ``sku_overrides``), or, without
 one, the same environment variables (``TARGET_FULFILLMENT_LEDGER_URL``,
@@ -80,6 +80,29 @@ def list_ledger(ledger: Ledger, args: argparse.Namespace) -> str:
     return f"{table}\n\n{counts or 'the ledger is empty'}"
 
 
+def list_shipments(ledger: Ledger, args: argparse.Namespace) -> str:
+    """Every shipment the warehouse reported, and how far its write-back got."""
+    entries = ledger.shipments.entries(
+        account_id=args.account, states=[args.state] if args.state else None
+    )
+    rows = [
+        (
+            e.account_id,
+            e.order_id,
+            e.source_id,
+            e.state,
+            e.tracking_number or "",
+            str(sum(item.quantity for item in e.items)) if e.items else "all",
+            (e.last_error or e.writeback_method or "")[:100],
+        )
+        for e in entries
+    ]
+    if not rows:
+        return "No shipment is recorded."
+    headers = ("account", "order", "shipment", "state", "tracking", "units", "note")
+    return f"{_table(rows, headers)}\n\n{len(rows)} shipments"
+
+
 def list_holds(ledger: Ledger, args: argparse.Namespace) -> str:
     """Orders on hold, then records rejected before they could become orders or products."""
     rows = [
@@ -141,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     ledger_cmd.add_argument("--account")
     holds_cmd = commands.add_parser("holds", help="list the orders on hold and why")
     holds_cmd.add_argument("--account")
+    shipments_cmd = commands.add_parser(
+        "shipments", help="list each warehouse shipment and its write-back"
+    )
+    shipments_cmd.add_argument("--state", help="recorded, posting, written_back, voided, ...")
+    shipments_cmd.add_argument("--account")
     skus_cmd = commands.add_parser("skus", help="SKU preflight of the whole catalog")
     skus_cmd.add_argument("--account")
     args = parser.parse_args(argv)
@@ -151,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         output = list_ledger(ledger, args)
     elif args.command == "holds":
         output = list_holds(ledger, args)
+    elif args.command == "shipments":
+        output = list_shipments(ledger, args)
     else:
         output = sku_preflight(ledger, args, config)
     sys.stdout.write(output + "\n")

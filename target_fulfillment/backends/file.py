@@ -64,14 +64,19 @@ already collected (one still waiting is simply taken back)::
     {"format": "bigcartel-fulfillment/cancel@1", "key": "bigcartel-123-ABCD-1001",
      "account_id": "123", "order_id": "ABCD-1001", "requested_at": "2024-05-02T09:00:00+00:00"}
 
-Shipment confirmation, format ``bigcartel-fulfillment/shipment@1``. Only ``format`` and
-``order_key`` are required; an item needs ``line_item_key`` or ``sku``; no items means the whole
-order shipped::
+Shipment confirmation, format ``bigcartel-fulfillment/shipment@1``, one file per parcel. Only
+``format`` and ``order_key`` are required; an item needs ``line_item_key`` or ``sku``; no items
+means every unit not yet shipped. ``shipment_id``, the warehouse's id of the parcel, makes a
+confirmation sent twice (in two files) one shipment, and lets a later file void it
+(``"voided": true``); without it each file is a shipment of its own::
 
     {"format": "bigcartel-fulfillment/shipment@1", "order_key": "bigcartel-123-ABCD-1001",
-     "carrier": "USPS", "tracking_number": "9400100000000000000000",
+     "shipment_id": "PARCEL-77", "carrier": "USPS", "tracking_number": "9400100000000000000000",
      "tracking_url": "https://tools.usps.com/...", "shipped_at": "2024-05-02T15:00:00Z",
      "items": [{"line_item_key": "5501", "sku": "TEE-M", "quantity": 2}]}
+
+    {"format": "bigcartel-fulfillment/shipment@1", "order_key": "bigcartel-123-ABCD-1001",
+     "shipment_id": "PARCEL-77", "voided": true}
 """
 
 from __future__ import annotations
@@ -111,6 +116,9 @@ SHIPMENT_FORMAT = "bigcartel-fulfillment/shipment@1"
 # Keys become file names: no separators, not hidden, and no dots, which the suffixes below use.
 # The length leaves room for those suffixes and temporary names within 255 bytes.
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,179}")
+# A warehouse's parcel id. No dots: a file's shipment is known by its name, which ends ".json",
+# so the id of a parcel ("shipment:<id>") and of a file can never be the same.
+_SHIPMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_:/#-]{0,127}")
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +155,8 @@ class FileBackend:
         for folder in (self._sent, self._processed, self._rejected):
             folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        #: The inbox files of each shipment the last ``shipments`` call read.
+        self._files: dict[str, list[Path]] = {}
 
     def __repr__(self) -> str:
         return f"FileBackend(outbox={str(self.outbox)!r}, inbox={str(self.inbox)!r})"
@@ -260,22 +270,27 @@ class FileBackend:
         file never blocks the others.
         """
         found = []
+        files: dict[str, list[Path]] = {}
         for path in sorted(self.inbox.iterdir()):
             if path.name.startswith(".") or path.suffix != ".json" or not path.is_file():
                 continue
             try:
-                found.append(read_confirmation(path.read_bytes(), source_id=path.name))
+                shipment = read_confirmation(path.read_bytes(), source_id=path.name)
             except ValueError as error:
                 self._reject(path, str(error))
+                continue
+            found.append(shipment)
+            files.setdefault(shipment.source_id, []).append(path)
+        with self._lock:
+            self._files = files
         return found
 
     def acknowledge(self, shipment: Shipment) -> None:
-        """Move the confirmation to ``.processed/``, named by order key so lookup finds it."""
+        """Move the shipment's files to ``.processed/``, named by order key so lookup finds
+        them."""
         with self._lock:
-            _move(
-                self.inbox / shipment.source_id,
-                self._processed / f"{shipment.key}.{shipment.source_id}",
-            )
+            for path in self._files.pop(shipment.source_id, []):
+                _move(path, self._processed / f"{shipment.key}.{path.name}")
 
     def close(self) -> None:
         """Nothing to release: each file is closed as soon as it is written."""
@@ -418,6 +433,16 @@ def read_confirmation(data: bytes, source_id: str) -> Shipment:
         items = []
     if not isinstance(items, list):
         raise ValueError('"items" is not a list')
+    shipment_id = document.get("shipment_id")
+    if shipment_id is not None and (
+        not isinstance(shipment_id, str) or not _SHIPMENT_ID.fullmatch(shipment_id)
+    ):
+        raise ValueError(f'"shipment_id" is not a parcel id: {shipment_id!r}')
+    voided = document.get("voided", False)
+    if not isinstance(voided, bool):
+        raise ValueError(f'"voided" is not true or false: {voided!r}')
+    if voided and shipment_id is None:
+        raise ValueError('"voided" needs the "shipment_id" of the shipment it voids')
     return Shipment(
         key=key,
         carrier=_text(document.get("carrier"), "carrier"),
@@ -425,7 +450,8 @@ def read_confirmation(data: bytes, source_id: str) -> Shipment:
         tracking_url=_text(document.get("tracking_url"), "tracking_url"),
         shipped_at=shipped,
         items=tuple(_shipped_item(item, f"items[{index}]") for index, item in enumerate(items)),
-        source_id=source_id,
+        source_id=f"shipment:{shipment_id}" if shipment_id else source_id,
+        voided=voided,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import typing as t
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -22,7 +22,12 @@ from bigcartel_core.sql.sqlite import read_only
 from target_fulfillment.domain import Shipment, ShippedItem
 from target_fulfillment.ledger import leases
 from target_fulfillment.ledger.database import Insert, wrote
-from target_fulfillment.ledger.schema import WRITEBACK_METHODS, ShipmentState, shipments
+from target_fulfillment.ledger.schema import (
+    SHIPMENT_STATES,
+    WRITEBACK_METHODS,
+    ShipmentState,
+    shipments,
+)
 
 
 @dataclass(frozen=True)
@@ -99,18 +104,7 @@ class ShipmentLedger:
     def to_write_back(self) -> list[ShipmentEntry]:
         """Shipments to write back: ``recorded``, and ``posting`` whose worker is gone; by order,
         then as shipped."""
-        query = (
-            sa.select(shipments)
-            .where(shipments.c.state.in_(("recorded", "posting")))
-            .order_by(
-                shipments.c.account_id,
-                shipments.c.order_id,
-                shipments.c.shipped_at,
-                shipments.c.source_id,
-            )
-        )
-        with read_only(self._engine) as conn:
-            entries = [_entry(row) for row in conn.execute(query).mappings()]
+        entries = self.entries(states=("recorded", "posting"))
         if all(entry.state == "recorded" for entry in entries):
             return entries
         lease = self._lease()
@@ -123,10 +117,35 @@ class ShipmentLedger:
         ]
 
     def of_order(self, account_id: str, order_id: str) -> list[ShipmentEntry]:
+        return self.entries(account_id, order_id=order_id)
+
+    def entries(
+        self,
+        account_id: str | None = None,
+        states: Sequence[str] | None = None,
+        *,
+        order_id: str | None = None,
+    ) -> list[ShipmentEntry]:
+        """Shipments by account, order, then as shipped; of one account, order or states."""
+        if states is not None and set(states) - set(SHIPMENT_STATES):
+            unknown = sorted(set(states) - set(SHIPMENT_STATES))
+            raise ValueError(f"unknown shipment states: {unknown}; known: {SHIPMENT_STATES}")
+        conditions = []
+        if account_id is not None:
+            conditions.append(shipments.c.account_id == account_id)
+        if order_id is not None:
+            conditions.append(shipments.c.order_id == order_id)
+        if states is not None:
+            conditions.append(shipments.c.state.in_(states))
         query = (
             sa.select(shipments)
-            .where(shipments.c.account_id == account_id, shipments.c.order_id == order_id)
-            .order_by(shipments.c.shipped_at, shipments.c.source_id)
+            .where(*conditions)
+            .order_by(
+                shipments.c.account_id,
+                shipments.c.order_id,
+                shipments.c.shipped_at,
+                shipments.c.source_id,
+            )
         )
         with read_only(self._engine) as conn:
             return [_entry(row) for row in conn.execute(query).mappings()]

@@ -384,9 +384,37 @@ def test_confirmations_are_parsed_and_acknowledged(backend: FileBackend) -> None
     ]
 
 
+def test_a_parcel_id_makes_one_shipment_of_two_files_and_a_later_file_voids_it(
+    backend: FileBackend,
+) -> None:
+    parcel = confirmation(shipment_id="PARCEL-77", tracking_number="1Z1")
+    drop_confirmation(backend, "a.json", parcel)
+    drop_confirmation(backend, "b.json", parcel)  # the warehouse sent it again
+    drop_confirmation(backend, "c.json", confirmation(shipment_id="PARCEL-78"))
+
+    first, again, other = backend.shipments(None)
+    assert first == again and first.source_id == "shipment:PARCEL-77" and not first.voided
+    assert other.source_id == "shipment:PARCEL-78"
+    backend.acknowledge(first)
+    assert sorted(os.listdir(backend.inbox / ".processed")) == [
+        f"{first.key}.a.json",
+        f"{first.key}.b.json",
+    ]
+    assert [s.source_id for s in backend.shipments(None)] == ["shipment:PARCEL-78"]
+
+    drop_confirmation(backend, "d.json", confirmation(shipment_id="PARCEL-77", voided=True))
+    voided = [s for s in backend.shipments(None) if s.voided]
+    assert [(s.source_id, s.items) for s in voided] == [("shipment:PARCEL-77", ())]
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
+        (json.dumps(confirmation(shipment_id="a.json")).encode(), '"shipment_id" is not'),
+        (json.dumps(confirmation(shipment_id="two words")).encode(), '"shipment_id" is not'),
+        (json.dumps(confirmation(shipment_id=77)).encode(), '"shipment_id" is not'),
+        (json.dumps(confirmation(voided="yes")).encode(), '"voided" is not true or false'),
+        (json.dumps(confirmation(voided=True)).encode(), '"voided" needs the "shipment_id"'),
         (b'{"format": "bigcartel-fulfillment/shipment@1", "order_key": ', "Expecting value"),
         (b"\x80abc", "can't decode"),
         (b"[]", '"format" is not'),

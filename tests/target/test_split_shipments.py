@@ -10,6 +10,9 @@ with the wrong items or lost shows as such.
 from __future__ import annotations
 
 import collections
+import json
+import subprocess
+import sys
 import typing as t
 from pathlib import Path
 
@@ -208,3 +211,69 @@ def test_v2_split_shipment_and_multi_package_label_are_written_back_once_each(
         ledger.close()
         runs.run()
         assert len(_written(bc, split)) == 2 and len(_written(bc, packages)) == 1
+
+
+def test_file_parcels_named_by_sku_are_placed_on_their_lines_and_a_void_is_never_written(
+    bc: Sandbox, tmp_path: Path
+) -> None:
+    runs = Runs(bc, tmp_path, {"backend": "file"})
+    runs.run()
+    sent = {
+        path.stem: json.loads(path.read_text())
+        for path in (tmp_path / "outbox").glob("bigcartel-*.json")
+    }
+    several = [
+        k for k, o in sorted(sent.items()) if sum(_units(o["items"], "line_item_key").values()) >= 2
+    ]
+    assert len(several) >= 2
+    split, voided = several[:2]
+    inbox = tmp_path / "inbox"
+
+    def drop(name: str, key: str, **fields: t.Any) -> None:
+        document = {"format": "bigcartel-fulfillment/shipment@1", "order_key": key, **fields}
+        (inbox / f"{name}.json").write_text(json.dumps(document))
+
+    first = sent[split]["items"][0]
+    # Parcel 1 names its item by SKU alone, parcel 2 names nothing: every unit left.
+    drop(
+        "p1",
+        split,
+        shipment_id="P-1",
+        tracking_number="FILE-1",
+        items=[{"sku": first["sku"], "quantity": 1}],
+    )
+    drop("p2", split, shipment_id="P-2", tracking_number="FILE-2")
+    drop("p3", split, shipment_id="P-2", tracking_number="FILE-2")  # sent twice
+    drop("v1", voided, shipment_id="V-1", tracking_number="GONE-1")
+    drop("v2", voided, shipment_id="V-1", voided=True)
+    runs.run()
+
+    rest = _units(sent[split]["items"], "line_item_key")
+    rest[str(first["line_item_key"])] -= 1
+    assert _written(bc, split) == [
+        ("FILE-1", {str(first["line_item_key"]): 1}),
+        ("FILE-2", {line: n for line, n in rest.items() if n}),
+    ]
+    assert _written(bc, voided) == []
+    ledger = runs.ledger()
+    assert ledger.find_by_key(split).state == "written_back"  # type: ignore[union-attr]
+    assert [r.state for r in ledger.shipments.of_order(*_ids(voided))] == ["voided"]
+    ledger.close()
+
+    def admin(*args: str) -> list[list[str]]:
+        command = [sys.executable, "-m", "target_fulfillment.admin", "--config"]
+        result = subprocess.run(
+            [*command, str(tmp_path / "target.json"), "shipments", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return [line.split() for line in result.stdout.splitlines()[1:] if line.strip()][:-1]
+
+    rows = {(row[2], row[3]) for row in admin()}
+    assert rows == {
+        ("shipment:P-1", "written_back"),
+        ("shipment:P-2", "written_back"),
+        ("shipment:V-1", "voided"),
+    }
+    assert [row[2] for row in admin("--state", "voided")] == ["shipment:V-1"]
