@@ -112,8 +112,6 @@ PLUGINS = (
                 "shipstation_v2_api_key",
                 "shipstation_v2_api_url",
                 "shipstation_v2_warehouse_id",
-                "default_package_weight.value",
-                "default_package_weight.unit",
                 "ledger_url",
             ),
         ),

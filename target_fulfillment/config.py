@@ -45,11 +45,11 @@ UNSUPPORTED = {
         "flattening_separator",
     )
 }
-#: What the shipstation_v2 backend cannot start without.
-_SHIPSTATION_V2_REQUIRED = (
-    "shipstation_v2_api_key",
-    "shipstation_v2_warehouse_id",
-)
+#: What each ShipStation backend cannot start without.
+BACKEND_REQUIRED = {
+    "shipstation": ("shipstation_api_key", "shipstation_api_secret"),
+    "shipstation_v2": ("shipstation_v2_api_key", "shipstation_v2_warehouse_id"),
+}
 _LEDGER_DIALECTS = ("sqlite", "postgresql")
 
 #: A carrier or service code: not empty, no surrounding whitespace (a trailing newline included;
@@ -75,17 +75,21 @@ SHIPPING_CODES_SCHEMA: dict[str, t.Any] = {
         "additionalProperties": False,
     },
 }
-#: With ``backend: shipstation_v2``, its credentials are required, not null and not empty. No
-#: ``type`` here: its message quotes the value, and the key is a secret (a non-string fails the
-#: setting's own type, whose message the SDK prints as it is).
-SHIPSTATION_V2_RULE: dict[str, t.Any] = {
-    "if": {"properties": {"backend": {"const": "shipstation_v2"}}, "required": ["backend"]},
-    "then": {
-        "required": list(_SHIPSTATION_V2_REQUIRED),
-        "properties": {
-            name: {"not": {"type": "null"}, "minLength": 1} for name in _SHIPSTATION_V2_REQUIRED
-        },
-    },
+#: With ``backend: shipstation`` or ``shipstation_v2``, its credentials are required, not null
+#: and not empty. No ``type`` here: its message quotes the value, and a key is a secret (a
+#: non-string fails the setting's own type, whose message the SDK prints as it is). ``allOf``
+#: reports each failing rule's own message; a ``oneOf`` would quote the whole config.
+BACKEND_RULES: dict[str, t.Any] = {
+    "allOf": [
+        {
+            "if": {"properties": {"backend": {"const": backend}}, "required": ["backend"]},
+            "then": {
+                "required": list(names),
+                "properties": {name: {"not": {"type": "null"}, "minLength": 1} for name in names},
+            },
+        }
+        for backend, names in BACKEND_REQUIRED.items()
+    ]
 }
 
 
@@ -93,11 +97,11 @@ def with_rules(schema: Mapping[str, t.Any]) -> dict[str, t.Any]:
     """``schema`` (the target's settings) with the rules the SDK's type helpers cannot declare.
 
     ``shipping_codes`` may not be null (the helpers make every optional setting nullable, and an
-    explicit null has no services), and the shipstation_v2 backend's credentials are required.
+    explicit null has no services), and each ShipStation backend's credentials are required.
     """
     properties = dict(schema["properties"])
     properties["shipping_codes"] = {**properties["shipping_codes"], "type": "object"}
-    return {**schema, "properties": properties, **SHIPSTATION_V2_RULE}
+    return {**schema, "properties": properties, **BACKEND_RULES}
 
 
 def config_errors(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> list[str]:
@@ -132,7 +136,7 @@ def _shipstation_v2(config: Mapping[str, t.Any]) -> list[str]:
     """The package weight, checked as the backend reads it (``attributes.weight``).
 
     It is optional: without it an order whose items are not all weighed is held. The V2
-    credentials are required by the schema (:data:`SHIPSTATION_V2_RULE`).
+    credentials are required by the schema (:data:`BACKEND_RULES`).
     """
     if config.get("default_package_weight") is None:
         return []

@@ -17,7 +17,6 @@ INTERNATIONAL_DEFAULT = "INTERNATIONAL_DEFAULT"
 SETTING = "shipping_codes"
 
 _COUNTRY_CODE = re.compile("[A-Z]{2}")
-_SERVICE_FIELDS = ("carrier_code", "service_code")
 
 
 class CountryError(ValueError):
@@ -62,7 +61,7 @@ def carrier_service(
 ) -> CarrierService:
     """The service for a shipping code; an entry for the destination country wins over the code's.
 
-    ``mapping`` is the ``shipping_codes`` setting, already checked by validate_shipping_codes.
+    ``mapping`` is the ``shipping_codes`` setting, checked at start by the settings schema.
     Raises ShippingNotConfiguredError when neither the country nor the code has an entry.
     """
     country = _country(destination_country, "destination")
@@ -72,35 +71,3 @@ def carrier_service(
             f"the {SETTING} setting has no entry for {code} or for destination country {country}"
         )
     return CarrierService(entry["carrier_code"], entry["service_code"])
-
-
-def validate_shipping_codes(mapping: object) -> None:
-    """Check the ``shipping_codes`` setting at start-up, so mistakes surface before any order.
-
-    Keys are DOMESTIC_DEFAULT, INTERNATIONAL_DEFAULT or an upper-case 2-letter country code;
-    each value holds exactly a non-empty carrier_code and service_code. Neither default is
-    required: a shop that only ships at home need not configure INTERNATIONAL_DEFAULT, and an
-    order needing a missing entry is held by carrier_service. Raises ValueError naming the key.
-    """
-    if not isinstance(mapping, Mapping) or not mapping:
-        raise ValueError(f"the {SETTING} setting must be a non-empty object")
-    for key, value in mapping.items():
-        if key not in (DOMESTIC_DEFAULT, INTERNATIONAL_DEFAULT) and not (
-            isinstance(key, str) and _COUNTRY_CODE.fullmatch(key)
-        ):
-            raise ValueError(
-                f"{SETTING} key {key!r} must be {DOMESTIC_DEFAULT}, {INTERNATIONAL_DEFAULT}"
-                " or an upper-case 2-letter country code"
-            )
-        if not isinstance(value, Mapping) or set(value) != set(_SERVICE_FIELDS):
-            raise ValueError(
-                f"{SETTING} entry {key!r} must be an object with exactly carrier_code and"
-                " service_code"
-            )
-        for field in _SERVICE_FIELDS:
-            text = value[field]
-            if not isinstance(text, str) or not text or text != text.strip():
-                raise ValueError(
-                    f"{SETTING} entry {key!r} {field} must be a non-empty string"
-                    " without surrounding spaces"
-                )

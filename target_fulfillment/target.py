@@ -89,13 +89,15 @@ class TargetFulfillment(Target):
                 "shipstation_api_key",
                 th.StringType,
                 secret=True,
-                description="shipstation backend: the API v1 key (the HTTP Basic user).",
+                description="shipstation backend (required with it): the API v1 key (the HTTP "
+                "Basic user).",
             ),
             th.Property(
                 "shipstation_api_secret",
                 th.StringType,
                 secret=True,
-                description="shipstation backend: the API v1 secret (the HTTP Basic password).",
+                description="shipstation backend (required with it): the API v1 secret (the HTTP "
+                "Basic password).",
             ),
             th.Property(
                 "shipstation_api_url",

@@ -212,14 +212,13 @@ def test_tap_groups_are_the_auth_modes_the_tap_accepts() -> None:
 
 
 def test_target_groups_are_what_each_backend_needs() -> None:
-    groups = _definition("target-fulfillment")["settings_group_validation"]
-    v2 = next(group for group in groups if "shipstation_v2_api_key" in group)
-    required = PLUGINS["target-fulfillment"].groups[2]
-    assert tuple(v2) == required
-    from target_fulfillment.config import _SHIPSTATION_V2_REQUIRED
+    from target_fulfillment.config import BACKEND_REQUIRED
 
-    for setting in _SHIPSTATION_V2_REQUIRED:
-        assert setting in v2 or f"{setting}.value" in v2, setting
+    groups = _definition("target-fulfillment")["settings_group_validation"]
+    assert [tuple(group) for group in groups] == list(PLUGINS["target-fulfillment"].groups)
+    for backend, settings in BACKEND_REQUIRED.items():
+        (group,) = [g for g in groups if settings[0] in g]
+        assert set(settings) <= set(group), backend
 
 
 def _meltano_schema() -> dict[str, t.Any]:

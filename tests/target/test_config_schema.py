@@ -132,6 +132,14 @@ def _errors(config: dict[str, t.Any], tmp_path: Path) -> list[str]:
             {"shipstation_rate_limit_max_wait": -5},
             ["-5 is less than the minimum of 0 in config['shipstation_rate_limit_max_wait']"],
         ),
+        (
+            {"backend": "shipstation", "shipstation_api_secret": None},
+            ["None should not be valid under {'type': 'null'} in config['shipstation_api_secret']"],
+        ),
+        (
+            {"backend": "shipstation", "shipstation_api_key": ""},
+            ["'' should be non-empty in config['shipstation_api_key']"],
+        ),
     ],
 )
 def test_each_rule_refuses_a_bad_config_naming_the_setting_and_no_secret(
@@ -140,6 +148,20 @@ def test_each_rule_refuses_a_bad_config_naming_the_setting_and_no_secret(
     errors = _errors(config, tmp_path)
     assert errors and all(any(m in error for error in errors) for m in messages), errors
     assert not any(SECRET in error for error in errors), errors
+
+
+@pytest.mark.parametrize("missing", ["shipstation_api_key", "shipstation_api_secret"])
+def test_the_v1_backend_requires_its_credentials(missing: str, tmp_path: Path) -> None:
+    config = {
+        "ledger_url": f"sqlite:///{tmp_path}/ledger.db",
+        "backend": "shipstation",
+        **{name: SECRET for name in ("shipstation_api_key", "shipstation_api_secret")},
+    }
+    del config[missing]
+    with pytest.raises(ConfigValidationError) as raised:
+        TargetFulfillment(config=config, validate_config=True)
+    assert list(raised.value.errors) == [f"'{missing}' is a required property"]
+    TargetFulfillment(config={**config, "backend": "file"}, validate_config=True)
 
 
 @pytest.mark.parametrize(
@@ -200,11 +222,12 @@ def test_about_shows_the_rules() -> None:
     )
     settings = json.loads(done.stdout)["settings"]
     assert "oneOf" not in settings  # its failure message would quote the whole config
-    assert settings["if"] == {
-        "properties": {"backend": {"const": "shipstation_v2"}},
-        "required": ["backend"],
+    rules = {rule["if"]["properties"]["backend"]["const"]: rule for rule in settings["allOf"]}
+    assert all(rule["if"]["required"] == ["backend"] for rule in rules.values())
+    assert {backend: rule["then"]["required"] for backend, rule in rules.items()} == {
+        "shipstation": ["shipstation_api_key", "shipstation_api_secret"],
+        "shipstation_v2": ["shipstation_v2_api_key", "shipstation_v2_warehouse_id"],
     }
-    assert settings["then"]["required"] == ["shipstation_v2_api_key", "shipstation_v2_warehouse_id"]
     codes = settings["properties"]["shipping_codes"]
     assert codes["type"] == "object" and codes["minProperties"] == 1
     assert codes["propertyNames"]["anyOf"][0] == {

@@ -10,7 +10,6 @@ from target_fulfillment.shipping import (
     ShippingNotConfiguredError,
     carrier_service,
     shipping_code,
-    validate_shipping_codes,
 )
 
 DOMESTIC = {"carrier_code": "usps", "service_code": "usps_priority_mail"}
@@ -102,43 +101,3 @@ def test_carrier_service_not_configured(
     with pytest.raises(ShippingNotConfiguredError, match=f"^{message}$") as caught:
         carrier_service(code, destination, mapping)
     assert isinstance(caught.value, ValueError)
-
-
-@pytest.mark.parametrize(
-    "mapping",
-    [
-        MAPPING,
-        {"DOMESTIC_DEFAULT": DOMESTIC},
-        {"CA": CANADA},
-        {**MAPPING, "US": US_OVERRIDE, "GB": CANADA},
-    ],
-)
-def test_validate_shipping_codes_accepts(mapping: dict[str, dict[str, str]]) -> None:
-    validate_shipping_codes(mapping)
-
-
-@pytest.mark.parametrize(
-    ("mapping", "message"),
-    [
-        (None, "the shipping_codes setting must be a non-empty object"),
-        ({}, "the shipping_codes setting must be a non-empty object"),
-        ([DOMESTIC], "the shipping_codes setting must be a non-empty object"),
-        ({"DOMESTIC": DOMESTIC}, "shipping_codes key 'DOMESTIC' must be DOMESTIC_DEFAULT"),
-        ({"domestic_default": DOMESTIC}, "shipping_codes key 'domestic_default' must be"),
-        ({"ca": CANADA}, "shipping_codes key 'ca' must be"),
-        ({"CAN": CANADA}, "shipping_codes key 'CAN' must be"),
-        ({"C1": CANADA}, "shipping_codes key 'C1' must be"),
-        ({1: CANADA}, "shipping_codes key 1 must be"),
-        ({"CA": "ups_standard"}, "shipping_codes entry 'CA' must be an object with exactly"),
-        ({"CA": {"carrier_code": "ups"}}, "shipping_codes entry 'CA' must be an object"),
-        ({"CA": {**CANADA, "service": "x"}}, "shipping_codes entry 'CA' must be an object"),
-        ({"CA": {**CANADA, "carrier_code": ""}}, "shipping_codes entry 'CA' carrier_code must be"),
-        ({"CA": {**CANADA, "carrier_code": None}}, "shipping_codes entry 'CA' carrier_code"),
-        ({"CA": {**CANADA, "service_code": 5}}, "shipping_codes entry 'CA' service_code must be"),
-        ({"CA": {**CANADA, "service_code": " ups_standard"}}, "entry 'CA' service_code must be"),
-        ({**MAPPING, "XX1": CANADA}, "shipping_codes key 'XX1' must be"),
-    ],
-)
-def test_validate_shipping_codes_rejects(mapping: object, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        validate_shipping_codes(mapping)
