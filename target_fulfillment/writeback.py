@@ -103,6 +103,9 @@ class ShipmentWork:
             self.summary.count("reported", entry.order_key, note)
         elif before == "recorded":
             self.summary.count("voided")
+            shipments = self.ledger.shipments.of_order(entry.account_id, entry.order_id)
+            if all(shipment.state == "voided" for shipment in shipments):
+                self.ledger.mark_reopened(entry.account_id, entry.order_id)
 
     def write_back(self) -> None:
         """Post each recorded shipment to Big Cartel, once, an order at a time.

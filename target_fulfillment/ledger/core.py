@@ -410,6 +410,13 @@ class Ledger:
             account_id, order_id, ("submitted", "submitting"), "shipped_at", state="shipped"
         )
 
+    def mark_reopened(self, account_id: str, order_id: str) -> bool:
+        """Every shipment of the order was voided before write-back: it is open at the warehouse
+        again, so it takes updates and cancels as a ``submitted`` order does."""
+        return self._transition(
+            account_id, order_id, ("shipped",), state="submitted", shipped_at=None
+        )
+
     def mark_written_back(self, account_id: str, order_id: str, method: str) -> bool:
         """Every unit is shipped at Big Cartel: the order is finished (``method``: how the last
         of it got there, one of ``WRITEBACK_METHODS``)."""

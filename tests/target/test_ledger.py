@@ -105,6 +105,7 @@ OPERATIONS: dict[str, Callable[[Ledger, str], bool]] = {
     ),
     "fail": lambda ledger, order_id: ledger.fail(SHOP, order_id, "boom"),
     "mark_shipped": lambda ledger, order_id: ledger.mark_shipped(SHOP, order_id),
+    "mark_reopened": lambda ledger, order_id: ledger.mark_reopened(SHOP, order_id),
     "mark_written_back": lambda ledger, order_id: ledger.mark_written_back(SHOP, order_id, "patch"),
     "mark_cancelled": lambda ledger, order_id: ledger.mark_cancelled(SHOP, order_id, "void"),
 }
@@ -121,6 +122,7 @@ ALLOWED: dict[str, dict[str | None, str]] = {
     "confirm_submitted": {"submitting": "submitted"},
     "fail": {"submitting": "failed", "held": "failed"},
     "mark_shipped": {"submitted": "shipped", "submitting": "shipped"},
+    "mark_reopened": {"shipped": "submitted"},
     "mark_written_back": {"shipped": "written_back"},
     "mark_cancelled": {
         "submitted": "cancelled",

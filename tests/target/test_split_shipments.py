@@ -120,6 +120,7 @@ def test_v1_split_parcels_are_written_back_each_once_and_finish_the_order(
         ledger = runs.ledger()
         assert ledger.find_by_key(split).state == "shipped"  # type: ignore[union-attr]
         assert ledger.find_by_key(voided_late).state == "written_back"  # type: ignore[union-attr]
+        assert ledger.find_by_key(voided_early).state == "submitted"  # type: ignore[union-attr]
         ledger.close()
 
         # Parcel 2 carries the rest; the early void is shipped again; the late label is voided
@@ -258,6 +259,8 @@ def test_file_parcels_named_by_sku_are_placed_on_their_lines_and_a_void_is_never
     ledger = runs.ledger()
     assert ledger.find_by_key(split).state == "written_back"  # type: ignore[union-attr]
     assert [r.state for r in ledger.shipments.of_order(*_ids(voided))] == ["voided"]
+    # Open at the warehouse again, so it takes updates and cancels as before its label.
+    assert ledger.find_by_key(voided).state == "submitted"  # type: ignore[union-attr]
     ledger.close()
 
     def admin(*args: str) -> list[list[str]]:
