@@ -135,6 +135,18 @@ class TapBigCartel(Tap):
         if invoked is not None:
             invoked.append(self)
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's schema check, its messages scrubbed of secrets: a type error quotes the
+        value it refuses, and a secret of the wrong type would be printed as it is."""
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as error:
+            scrubbed = [redact(message, self.secrets) for message in error.errors]
+            raise ConfigValidationError(
+                redact(str(error), self.secrets), errors=scrubbed, schema=error.schema
+            ) from None
+        return [redact(message, self.secrets) for message in errors]
+
     def check_settings(self) -> None:
         """Every settings error at once, each naming its setting.
 

@@ -97,3 +97,12 @@ def test_a_bad_webhook_db_url_never_shows_its_password() -> None:
     assert [error.split(":", 1)[0] for error in raised.value.errors] == ["webhook_db_url"]
     assert "s3cret-pw" not in str(raised.value)
     assert not [error for error in raised.value.errors if "s3cret-pw" in error]
+
+
+def test_a_secret_of_the_wrong_type_is_refused_without_quoting_it() -> None:
+    errors = refusals(access_token=90817263, api_url="http://127.0.0.1:9")
+    assert errors == ["[redacted] is not of type 'string', 'null' in config['access_token']"]
+    (account_error,) = refusals(
+        access_token=None, accounts=[{"account_id": "1", "access_token": 5550123}]
+    )
+    assert "5550123" not in account_error and "access_token" in account_error

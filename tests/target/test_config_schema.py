@@ -235,3 +235,10 @@ def test_about_shows_the_rules() -> None:
     }
     assert codes["additionalProperties"]["additionalProperties"] is False
     assert set(codes["additionalProperties"]["required"]) == {"carrier_code", "service_code"}
+
+
+def test_a_secret_of_the_wrong_type_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    errors = _errors({**V2, "shipstation_v2_api_key": 12345987}, tmp_path)
+    assert errors == [
+        "[redacted] is not of type 'string', 'null' in config['shipstation_v2_api_key']"
+    ]
