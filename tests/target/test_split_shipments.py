@@ -280,3 +280,40 @@ def test_file_parcels_named_by_sku_are_placed_on_their_lines_and_a_void_is_never
         ("shipment:V-1", "voided"),
     }
     assert [row[2] for row in admin("--state", "voided")] == ["shipment:V-1"]
+
+
+def test_a_parcel_the_seller_already_shipped_by_hand_is_not_posted_again(
+    bc: Sandbox, tmp_path: Path
+) -> None:
+    runs = Runs(bc, tmp_path, {"backend": "file"})
+    runs.run()
+    key = sorted(p.stem for p in (tmp_path / "outbox").glob("bigcartel-*.json"))[0]
+    account_id, order_id = _ids(key)
+    order = _bc_order(bc, key)
+    everything = {
+        "carrier": "ups",
+        "tracking_number": "BY-HAND",
+        "items": [
+            {"order_line_item_id": str(item["id"]), "quantity": item["quantity_unshipped"]}
+            for item in order["items"]
+        ],
+    }
+    bc.store.create_shipment(account_id, order_id, everything, bc.url)
+    document = {
+        "format": "bigcartel-fulfillment/shipment@1",
+        "order_key": key,
+        "shipment_id": "W-1",
+    }
+    (tmp_path / "inbox" / "w1.json").write_text(json.dumps(document))
+    runs.run()
+
+    assert [tracking for tracking, _ in _written(bc, key)] == ["BY-HAND"]
+    ledger = runs.ledger()
+    entry = ledger.find_by_key(key)
+    assert entry is not None and (entry.state, entry.writeback_method) == (
+        "written_back",
+        "already",
+    )
+    (shipment,) = ledger.shipments.of_order(account_id, order_id)
+    assert (shipment.state, shipment.writeback_method) == ("written_back", "already")
+    ledger.close()
