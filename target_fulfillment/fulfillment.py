@@ -121,6 +121,7 @@ class Fulfillment:
             dry_run=self.settings.dry_run,
             notify_customer=self.settings.notify_customer,
             disconnected=self.settings.disconnected,
+            concurrency=self.settings.max_concurrency,
         )
         shipments.collect()
         shipments.write_back()

@@ -229,7 +229,8 @@ class TargetFulfillment(Target):
                 "max_concurrency",
                 th.IntegerType(minimum=1),
                 default=4,
-                description="Batches of orders in flight to the warehouse at once (at least 1).",
+                description="Batches of orders in flight to the warehouse at once, and shops "
+                "written back to at once, each one request at a time (at least 1).",
             ),
             th.Property(
                 "dry_run",

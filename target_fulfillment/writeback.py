@@ -5,15 +5,19 @@ in two parcels has two; a voided label is noted, and is then never written back,
 when its tracking may already have reached the buyer. ``write_back`` reads each order with
 shipments to write once, then posts each shipment as its own ``POST .../shipments`` with its
 items (``shipments.allocate``: never more than is unshipped), carrier and tracking; the order is
-finished (``written_back``) once Big Cartel has no unit of it left to ship.
+finished (``written_back``) once Big Cartel has no unit of it left to ship. Shops are written
+back ``concurrency`` at once, each shop's orders one request at a time: Big Cartel documents no
+rate limit and asks clients to be gentle, so no shop sees more than one request at a time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 import typing as t
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from bigcartel_core import timestamps
 from target_fulfillment.backends.base import Backend
@@ -26,6 +30,7 @@ from target_fulfillment.bigcartel import (
     WriteBackError,
     WriteBackInDoubt,
 )
+from target_fulfillment.ledger import describe_error
 from target_fulfillment.ledger.shipments import ShipmentEntry
 from target_fulfillment.shipments import UnplacedItemError, allocate
 
@@ -36,6 +41,8 @@ if t.TYPE_CHECKING:
 
 #: The states of an order whose shipments are recorded; any other is reported instead.
 RECEIVING = frozenset({"submitting", "submitted", "shipped", "written_back"})
+
+logger = logging.getLogger(__name__)
 
 
 class ShipmentWork:
@@ -52,8 +59,10 @@ class ShipmentWork:
         dry_run: bool,
         notify_customer: bool,
         disconnected: Mapping[str, str],
+        concurrency: int = 1,
     ) -> None:
-        """``disconnected``: shops not to write back to, with the reason."""
+        """``disconnected``: shops not to write back to, with the reason; ``concurrency``: how
+        many shops are written back at once."""
         self.ledger = ledger
         self.cache = cache
         self.backend = backend
@@ -62,6 +71,7 @@ class ShipmentWork:
         self.dry_run = dry_run
         self.notify_customer = notify_customer
         self.disconnected = dict(disconnected)
+        self.concurrency = concurrency
 
     def collect(self) -> None:
         """Record every shipment and void the warehouse reports, then let it forget them."""
@@ -108,16 +118,26 @@ class ShipmentWork:
                 self.ledger.mark_reopened(entry.account_id, entry.order_id)
 
     def write_back(self) -> None:
-        """Post each recorded shipment to Big Cartel, once, an order at a time.
+        """Post each recorded shipment to Big Cartel, once, an order at a time in each shop.
 
         A shop that deauthorized the app, or refused the token earlier in this run, is skipped:
         its shipments stay recorded and are written back once it reconnects.
         """
         pending = self.ledger.shipments.to_write_back()
+        shops = [
+            list(entries)
+            for _, entries in itertools.groupby(pending, key=lambda entry: entry.account_id)
+        ]
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            for done in [pool.submit(self._write_shop, entries) for entries in shops]:
+                done.result()
+
+    def _write_shop(self, entries: list[ShipmentEntry]) -> None:
+        """One shop's orders in turn; only this thread touches the shop's ``disconnected``."""
         for (account_id, order_id), group in itertools.groupby(
-            pending, key=lambda entry: (entry.account_id, entry.order_id)
+            entries, key=lambda entry: (entry.account_id, entry.order_id)
         ):
-            entries = list(group)
+            order_entries = list(group)
             order = self.ledger.get(account_id, order_id)
             key = order.order_key if order else f"account {account_id}, order {order_id}"
             if account_id in self.disconnected:
@@ -126,10 +146,17 @@ class ShipmentWork:
             elif self.writer is None:
                 self.summary.count("reported", key, "no Big Cartel credentials for write-back")
             elif self.dry_run:
-                for _ in entries:
+                for _ in order_entries:
                     self.summary.count("written_back")
             else:
-                self._write_order(self.writer, key, order, entries)
+                try:
+                    self._write_order(self.writer, key, order, order_entries)
+                except Exception as error:
+                    # Kept at its order, which is tried again next run; the others go on. Only
+                    # the type and the database's first line: the message may quote a record.
+                    logger.error("%s: unexpected %s in write-back", key, type(error).__name__)
+                    note = f"unexpected error in write-back: {describe_error(error)}"
+                    self.summary.count("failed", key, note)
 
     def _write_order(
         self,

@@ -13,6 +13,7 @@ import collections
 import json
 import subprocess
 import sys
+import threading
 import typing as t
 from pathlib import Path
 
@@ -317,3 +318,49 @@ def test_a_parcel_the_seller_already_shipped_by_hand_is_not_posted_again(
     (shipment,) = ledger.shipments.of_order(account_id, order_id)
     assert (shipment.state, shipment.writeback_method) == ("written_back", "already")
     ledger.close()
+
+
+def test_shops_are_written_back_at_once_and_each_one_request_at_a_time(tmp_path: Path) -> None:
+    config = SandboxConfig(shops=3, orders_per_shop=20, products_per_shop=8, seed=31)
+    with Sandbox(config) as bc:
+        runs = Runs(bc, tmp_path, {"backend": "file", "max_concurrency": 3})
+        runs.run()
+        sent = sorted(p.stem for p in (tmp_path / "outbox").glob("bigcartel-*.json"))
+        for number, key in enumerate(sent):
+            document = {"format": "bigcartel-fulfillment/shipment@1", "order_key": key}
+            (tmp_path / "inbox" / f"s{number}.json").write_text(json.dumps(document))
+        accounts = {_ids(key)[0] for key in sent}
+        assert len(accounts) == 3
+
+        # The first POSTs of two shops meet at a barrier: written one shop after the other,
+        # the first would wait in vain.
+        meet = threading.Barrier(2, timeout=15)
+        missed: list[str] = []
+        lock = threading.Lock()
+        in_flight: collections.Counter[str] = collections.Counter()
+        most: collections.Counter[str] = collections.Counter()
+        create = bc.store.create_shipment
+
+        def watched(account_id: str, *args: t.Any, **kwargs: t.Any) -> dict:
+            with lock:
+                in_flight[account_id] += 1
+                first = account_id not in most
+                most[account_id] = max(most[account_id], in_flight[account_id])
+                meeting = first and len(most) <= 2
+            try:
+                if meeting:
+                    try:
+                        meet.wait()
+                    except threading.BrokenBarrierError:
+                        missed.append(account_id)
+                return create(account_id, *args, **kwargs)
+            finally:
+                with lock:
+                    in_flight[account_id] -= 1
+
+        bc.store.create_shipment = watched  # type: ignore[method-assign]
+        runs.run()
+
+        assert not missed, "the shops were written back one after the other"
+        assert set(most) == accounts and set(most.values()) == {1}
+        assert all(len(_written(bc, key)) == 1 for key in sent)
