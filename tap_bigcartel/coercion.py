@@ -157,7 +157,8 @@ def root_conformer(
     properties: Mapping[str, t.Any] = schema.get("properties") or {}
     keeps_extra = bool(schema.get("additionalProperties"))
     booleans = frozenset(name for name, prop in properties.items() if _exclusively_boolean(prop))
-    plain = (str, int, bool, type(None))
+    declared = frozenset(properties)
+    plain = frozenset((str, int, bool, type(None)))
     containers: dict[tuple[str, type], bool] = {}
     warned: set[tuple[str, ...]] = set()
 
@@ -172,30 +173,35 @@ def root_conformer(
             containers[(name, kind)] = kept
         return kept
 
+    def drop_undeclared(record: Record) -> None:
+        names = tuple(name for name in record if name not in declared)
+        for name in names:
+            del record[name]
+        if names not in warned:
+            warned.add(names)
+            warn(names)
+
     def conform(record: Record) -> Record:
-        unmapped: list[str] = []
-        for name, value in list(record.items()):
+        if not keeps_extra and not declared.issuperset(record):
+            drop_undeclared(record)
+        for name, value in record.items():  # values change, keys do not
             kind = type(value)
-            if name not in properties:
-                if not keeps_extra:
-                    unmapped.append(name)
-                    del record[name]
-            elif kind in plain and name not in booleans:
-                pass
+            if kind in plain:
+                if (kind is str or kind is int) and name in booleans:
+                    record[name] = value != 0
+            elif name not in declared:
+                pass  # kept as it is: the schema allows extra properties
             elif kind is dt.datetime:
                 moment = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
                 record[name] = moment.isoformat("T", timespec="microseconds")
             elif kind is dt.date:
                 record[name] = value.isoformat()
             elif kind is decimal.Decimal or kind is float:
-                record[name] = None if math.isnan(value) or math.isinf(value) else value
+                record[name] = value if math.isfinite(value) else None
             elif (kind is list or kind is dict) and keeps(name, kind):
                 pass
             elif name in booleans:
-                record[name] = None if value is None else value != 0
-        if unmapped and (names := tuple(unmapped)) not in warned:
-            warned.add(names)
-            warn(names)
+                record[name] = value != 0
         return record
 
     return conform

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import typing as t
 from collections.abc import Iterator, Mapping
@@ -190,7 +191,13 @@ class TapBigCartel(Tap):
 
         Overrides the public CLI entry point, since ``sync_all`` is final; the SDK's
         ``invoke`` runs unchanged and its arguments pass through as they are.
+
+        What the process has built by now (modules, schemas, the SDK) lives as long as it
+        does, so it is frozen out of the garbage collector's passes: each page allocates tens
+        of thousands of objects, and the full collections they set off, scanning all of it
+        again, cost a sixth of a sync's CPU time.
         """
+        gc.freeze()
         with _collecting_taps() as taps:
             super().invoke(**kwargs)
         for tap in taps:
