@@ -9,14 +9,18 @@ keys up, never by sending it again.
 The kills are set off by the emulator itself, not by a clock: a WSGI middleware in front of it
 (:class:`KillSwitch`) sends SIGKILL to the target when the target's n-th API request arrives
 (before the emulator applies it), once it is applied (its answer never leaves), or once its
-answer is written, and waits for the process to be gone before going on. So each trial kills at
-a chosen point of the protocol, and no test sleeps.
+answer is written, and waits for the process to be gone before going on. The same middleware
+holds the first create until the second has arrived, so both batches are in flight when one of
+them is cut. The first kill goes through every create and phase; a second one, in the run that
+settles, falls on a random request and phase (seeded). No test sleeps.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
+import io
 import os
 import random
 import select
@@ -45,7 +49,6 @@ V2_SETTINGS = {
 }
 SHIPMENTS = "/v2/shipments"
 BY_KEY = "/v2/shipments/external_shipment_id/"
-TRIALS = 12
 PHASES = ("arrived", "applied", "answered")
 #: Longest a target run may take here; every run of these tests takes seconds.
 RUN_TIMEOUT = 120.0
@@ -86,33 +89,63 @@ class KillSwitch:
         self._lock = threading.Lock()
         self._count = 0
         self._pid: int | None = None
+        self._started = threading.Event()
         self._moment: Moment | None = None
         self._on_lost_answer = False
+        self._hold_creates = 0
+        self._creates = 0
+        self._creates_in = threading.Event()
+        #: Whether the creates to hold together came one at a time (one never arrived).
+        self.apart = False
         #: Where the last kill happened (``POST /v2/shipments (request 2), applied``), and
         #: its route (``POST /v2/shipments``; a lookup by key without the key).
         self.killed_at: str | None = None
         self.killed_route: str | None = None
 
-    def arm(self, pid: int, moment: Moment | None = None, *, on_lost_answer: bool = False) -> None:
-        """Kill ``pid`` at ``moment``, or when the emulator is about to drop a create's answer
-        (its lost-answer fault: the shipments are stored, the target never hears so)."""
+    def arm(
+        self, moment: Moment | None = None, *, on_lost_answer: bool = False, together: int = 0
+    ) -> None:
+        """Kill the next target started (``started``) at ``moment``, or when the emulator is
+        about to drop a create's answer (its lost-answer fault: the shipments are stored, the
+        target never hears so). Requests are counted from here, before the target exists.
+        The first ``together`` creates are each held until all of them have arrived."""
         with self._lock:
-            self._count, self._pid, self._moment = 0, pid, moment
+            self._count, self._pid, self._moment = 0, None, moment
             self._on_lost_answer, self.killed_at, self.killed_route = on_lost_answer, None, None
+            self._hold_creates, self._creates, self.apart = together, 0, False
+            self._started.clear()
+            self._creates_in.clear()
+
+    def started(self, pid: int) -> None:
+        with self._lock:
+            self._pid = pid
+        self._started.set()
 
     def disarm(self) -> None:
         with self._lock:
             self._pid, self._moment, self._on_lost_answer = None, None, False
+            self._hold_creates = 0
+        self._started.set()
+        self._creates_in.set()
 
     def __call__(self, environ: dict[str, t.Any], start_response: t.Any) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ["REQUEST_METHOD"]
         if path.startswith("/_sandbox/"):
             return self.app(environ, start_response)
+        create = method == "POST" and path == SHIPMENTS
         with self._lock:
             self._count += 1
-            moment = self._moment if self._moment and self._moment.request == self._count else None
-            lost = self._on_lost_answer and method == "POST" and path == SHIPMENTS
-        where = f"{method} {path} (request {self._count})"
+            count = self._count
+            moment = self._moment if self._moment and self._moment.request == count else None
+            lost = self._on_lost_answer and create
+            held = create and self._creates < self._hold_creates
+            if held:
+                self._creates += 1
+                if self._creates == self._hold_creates:
+                    self._creates_in.set()
+        if held and not self._creates_in.wait(RUN_TIMEOUT):
+            self.apart = True
+        where = f"{method} {path} (request {count})"
         route = f"{method} {BY_KEY if path.startswith(BY_KEY) else path}"
         if moment and moment.phase == "arrived":
             self._kill(route, f"{where}, arrived")
@@ -136,19 +169,25 @@ class KillSwitch:
 
     def _kill(self, route: str, where: str) -> None:
         """SIGKILL the armed process and wait until it is gone (without reaping it)."""
+        self._started.wait(RUN_TIMEOUT)
         with self._lock:
             pid, self._pid = self._pid, None
             self._moment, self._on_lost_answer = None, False
         if pid is None:
             return
-        handle = os.pidfd_open(pid)
+        # Set first: the test reads them as soon as its wait for the process returns.
+        self.killed_at, self.killed_route = where, route
+        try:
+            handle = os.pidfd_open(pid)
+        except ProcessLookupError:  # it ended (and was reaped) just before
+            self.killed_at = self.killed_route = None
+            return
         try:
             os.kill(pid, signal.SIGKILL)
             ready, _, _ = select.select([handle], [], [], RUN_TIMEOUT)
             assert ready, f"pid {pid} still runs after SIGKILL"
         finally:
             os.close(handle)
-        self.killed_at, self.killed_route = where, route
 
 
 class _AfterWritten:
@@ -194,9 +233,11 @@ def _run(
     **arming: t.Any,
 ) -> int:
     """One target run to its end (or its kill); its exit code (-9 when killed)."""
+    if switch is not None:
+        switch.arm(**arming)
     process = start_target(workdir, settings, messages, name)
     if switch is not None:
-        switch.arm(process.pid, **arming)
+        switch.started(process.pid)
     try:
         return process.wait(timeout=RUN_TIMEOUT)
     finally:
@@ -265,57 +306,66 @@ def _check_exactly_once(ss: ShipStationV2Sandbox, ledger_url: str, context: str)
     return set(stored)
 
 
-# (a) kill -9 at random moments
+# (a) kill -9 during batched submission, and again while settling
 
 
-def test_kill_minus_nine_at_random_moments_sends_each_order_once(
-    tap_output: tuple[Path, Sandbox], tmp_path: Path
-) -> None:
-    """A clean run gives the reference (its requests: two creates, then the labels). Then per
-    trial, with a fresh ledger and emulator: the target killed at one of its creates (every
-    fourth trial: at any request), at a phase taken in turn; in every other trial the next run
-    killed too, at one of the lookups that settle what the first left in doubt, at a random
-    phase; then a run to its end."""
+@pytest.fixture(scope="module")
+def reference(
+    tap_output: tuple[Path, Sandbox], tmp_path_factory: pytest.TempPathFactory
+) -> set[str]:
+    """The keys a clean run sends; its requests are the two creates, then the labels."""
     messages, bc = tap_output
-    rng = random.Random("crash-v2")
-    reference = tmp_path / "reference"
-    reference.mkdir()
+    workdir = tmp_path_factory.mktemp("reference")
     with _emulator() as (ss, _):
-        settings = _settings(bc, reference, ss)
-        returncode = _run(reference, settings, messages, "clean")
-        assert returncode == 0, _stderr(reference, "clean")
+        settings = _settings(bc, workdir, ss)
+        assert _run(workdir, settings, messages, "clean") == 0, _stderr(workdir, "clean")
         expected = _check_exactly_once(ss, settings["ledger_url"], "clean run")
-        clean_requests = len(ss.requests)
-        clean_creates = sum(r["method"] == "POST" for r in ss.requests)
-    assert len(expected) > 100 and clean_creates == 2  # two batches, killed in either
-    seen: collections.Counter[str] = collections.Counter()
-    for trial in range(TRIALS):
-        workdir = tmp_path / f"trial-{trial}"
-        workdir.mkdir()
-        last = clean_requests if trial % 4 == 3 else clean_creates
-        first = Moment(rng.randint(1, last), PHASES[trial % len(PHASES)])
-        with _emulator() as (ss, switch):
-            settings = _settings(bc, workdir, ss)
-            returncode = _run(workdir, settings, messages, "killed", switch, moment=first)
-            assert returncode == -signal.SIGKILL, _stderr(workdir, "killed")
-            where, routes = [str(switch.killed_at)], [switch.killed_route]
-            in_doubt = _in_doubt(settings["ledger_url"])
-            if trial % 2 and in_doubt:
-                # The next run starts by looking each key in doubt up, one request each.
-                again = Moment(rng.randint(1, len(in_doubt)), rng.choice(PHASES))
-                returncode = _run(workdir, settings, messages, "settling", switch, moment=again)
-                assert returncode == -signal.SIGKILL, _stderr(workdir, "settling")
-                where.append(str(switch.killed_at))
-                routes.append(switch.killed_route)
-            seen.update(str(route) for route in routes)
+        routes = [f"{r['method']} {r['path']}" for r in ss.requests]
+    assert routes == [f"POST {SHIPMENTS}", f"POST {SHIPMENTS}", "GET /v2/labels"]
+    assert len(expected) > 100  # two batches: 100 and the rest
+    return expected
 
-            returncode = _run(workdir, settings, messages, "final")
 
-            context = f"trial {trial}, killed at {'; then '.join(where)}"
-            assert returncode == 0, f"{context}: {_stderr(workdir, 'final')}"
-            assert _check_exactly_once(ss, settings["ledger_url"], context) == expected, context
-    # The trials hit both batches' creates and the lookups of a run settling an earlier one.
-    assert seen[f"POST {SHIPMENTS}"] >= 6 and seen[f"GET {BY_KEY}"] >= 2, seen
+#: Each of the two creates (held until both are in flight) at each phase.
+FIRST_KILLS = [Moment(request, phase) for phase in PHASES for request in (1, 2)]
+
+
+@pytest.mark.parametrize("settling_killed", [False, True], ids=["then-run", "then-killed-again"])
+@pytest.mark.parametrize("first", FIRST_KILLS, ids=lambda m: f"create{m.request}-{m.phase}")
+def test_kill_minus_nine_while_sending_then_each_order_is_at_the_warehouse_once(
+    first: Moment,
+    settling_killed: bool,
+    db_url: str,
+    reference: set[str],
+    tap_output: tuple[Path, Sandbox],
+    tmp_path: Path,
+) -> None:
+    """The target killed at a create; with ``settling_killed``, the next run killed too, at a
+    random one of its requests that settle what the first left in doubt (a lookup per key in
+    doubt, then the create of those missing or the labels), at a random phase; then a run to
+    its end must leave every order at the emulator once, sent by one create request."""
+    messages, bc = tap_output
+    with _emulator() as (ss, switch):
+        settings = _settings(bc, tmp_path, ss, ledger_url=db_url)
+        returncode = _run(tmp_path, settings, messages, "killed", switch, moment=first, together=2)
+        assert returncode == -signal.SIGKILL, _stderr(tmp_path, "killed")
+        assert switch.killed_route == f"POST {SHIPMENTS}" and not switch.apart
+        where = [str(switch.killed_at)]
+        again: Moment | None = None
+        if settling_killed:
+            rng = random.Random(f"crash-v2-{first}-{db_url.split(':')[0]}")
+            in_doubt = _in_doubt(db_url)
+            again = Moment(rng.randint(1, len(in_doubt) + 1), rng.choice(PHASES))
+            _run(tmp_path, settings, messages, "settling", switch, moment=again)
+            where.append(switch.killed_at or f"not killed at {again}")
+
+        returncode = _run(tmp_path, settings, messages, "final")
+
+        context = f"killed at {'; then '.join(where)}"
+        assert returncode == 0, f"{context}: {_stderr(tmp_path, 'final')}"
+        assert _check_exactly_once(ss, db_url, context) == reference, context
+        if again is not None:
+            assert switch.killed_at, f"the settling run was never killed at {again}"
 
 
 # (b) a batch stored whose answer is lost
@@ -338,7 +388,8 @@ def test_a_lost_batch_answer_is_settled_by_lookup_after_a_kill_without_resending
         assert returncode == -signal.SIGKILL, _stderr(tmp_path, "killed")
         assert ss.store.pending_create_timeouts == 0 and switch.killed_at
         lost = set(creates_per_key(ss.requests, {None}))
-        assert len(lost) == (100 if concurrency == 1 else len(lost)) and len(lost) > 20
+        # One thread sends the batch of 100 first; with four, either batch may be the one.
+        assert len(lost) == 100 if concurrency == 1 else len(lost) > 20
         assert lost <= set(_stored(ss)), "the emulator stored the batch it did not answer"
         assert lost <= set(_in_doubt(settings["ledger_url"])), "the kill left it in doubt"
         before = len(ss.requests)
@@ -358,56 +409,81 @@ def test_a_lost_batch_answer_is_settled_by_lookup_after_a_kill_without_resending
 
 class Timings:
     """WSGI middleware recording, per API request, when it arrived and when it was answered,
-    its status and its Retry-After."""
+    its status and Retry-After, and what it asked (method, path, query and a digest of the
+    body), which a retry asks again."""
 
     def __init__(self, app: WsgiApp) -> None:
         self.app = app
         self._lock = threading.Lock()
-        self.seen: list[tuple[float, float, str, int, float | None]] = []
+        self._seen: list[Timing] = []
 
     def __call__(self, environ: dict[str, t.Any], start_response: t.Any) -> Iterable[bytes]:
         arrived = time.monotonic()
         what = f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}"
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        asked = f"{what}?{environ.get('QUERY_STRING', '')} {hashlib.sha256(body).hexdigest()}"
 
         def recording(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
             named = {name.lower(): value for name, value in headers}
             retry_after = float(named["retry-after"]) if "retry-after" in named else None
-            entry = (arrived, time.monotonic(), what, int(status.split()[0]), retry_after)
+            timing = Timing(arrived, time.monotonic(), what, int(status[:3]), retry_after, asked)
             with self._lock:
-                self.seen.append(entry)
+                self._seen.append(timing)
             return start_response(status, headers, exc_info)
 
         return self.app(environ, recording)
 
+    def seen(self) -> list[Timing]:
+        """The API requests in the order they arrived."""
+        with self._lock:
+            return sorted(timing for timing in self._seen if "/_sandbox/" not in timing.what)
 
+
+@dataclass(frozen=True, order=True)
+class Timing:
+    arrived: float
+    answered: float
+    what: str
+    status: int
+    retry_after: float | None
+    asked: str
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
 def test_429_retry_after_is_honoured_and_no_order_is_lost_or_repeated(
-    tap_output: tuple[Path, Sandbox], tmp_path: Path
+    concurrency: int, tap_output: tuple[Path, Sandbox], tmp_path: Path
 ) -> None:
-    """One request per 2 s window: every other request of the run is answered 429 with a
-    Retry-After of 1 or 2 s. The target sends nothing before that time has passed, retries,
-    and ends with each order sent once; no create answered 429 stored anything."""
+    """One request per 2 s window: most requests of the run are answered 429 with a
+    Retry-After of 1 or 2 s. The target asks again only once that time has passed (with one
+    thread, it sends nothing at all before), and ends with each order sent once; no create
+    answered 429 stored anything."""
     messages, bc = tap_output
     sandbox = ShipStationV2Sandbox(API_KEY, rate_limit=1, rate_limit_window_seconds=2.0)
     timings = Timings(sandbox.app.wsgi_app)
     sandbox.app.wsgi_app = timings  # type: ignore[method-assign]
     with sandbox as ss:
-        settings = _settings(bc, tmp_path, ss, max_concurrency=1)
+        settings = _settings(bc, tmp_path, ss, max_concurrency=concurrency)
 
         returncode = _run(tmp_path, settings, messages, "limited")
 
         assert returncode == 0, _stderr(tmp_path, "limited")
-        seen = sorted(entry for entry in timings.seen if "/_sandbox/" not in entry[2])
-        refused = [i for i, entry in enumerate(seen) if entry[3] == 429]
-        assert any(seen[i][2] == f"POST {SHIPMENTS}" for i in refused), "a create met a 429"
+        seen = timings.seen()
+        refused = [i for i, timing in enumerate(seen) if timing.status == 429]
+        assert any(seen[i].what == f"POST {SHIPMENTS}" for i in refused), "no create met a 429"
         for i in refused:
-            _, answered, what, _, retry_after = seen[i]
-            assert retry_after is not None and retry_after >= 1
-            assert i + 1 < len(seen), f"{what} was never tried again"
-            waited = seen[i + 1][0] - answered
-            assert waited >= retry_after, (
-                f"request {i + 2} came {waited:.3f} s after the 429 to {what},"
-                f" which said Retry-After: {retry_after:g}"
-            )
+            timing = seen[i]
+            assert timing.retry_after is not None and timing.retry_after >= 1
+            again = [after for after in seen[i + 1 :] if after.asked == timing.asked]
+            assert again, f"{timing.what} was never tried again"
+            nexts = [again[0], seen[i + 1]] if concurrency == 1 else [again[0]]
+            for after in nexts:
+                waited = after.arrived - timing.answered
+                assert waited >= timing.retry_after, (
+                    f"{after.what} came {waited:.3f} s after the 429 to {timing.what},"
+                    f" which said Retry-After: {timing.retry_after:g}"
+                )
         accepted = creates_per_key(ss.requests, {200})
         assert set(accepted) == set(_stored(ss)) and max(accepted.values()) == 1
         _check_exactly_once(ss, settings["ledger_url"], "under the rate limit")
