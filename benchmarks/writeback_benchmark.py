@@ -19,11 +19,12 @@ first to the last Big Cartel request (the write-back itself) and shipments/s. Ev
 checked first: each parcel is on its Big Cartel order exactly once, with its tracking number,
 and every order is ``written_back`` in the ledger. The second row repeats the whole setup with
 ``--latency`` seconds (50 ms by default, ``0`` to skip) added to every Big Cartel answer, the
-cost of a real API's round trips: the write-back is sequential, one order at a time, one
-request at a time.
+cost of a real API's round trips: each shop is written back one request at a time. The third
+row spreads the same orders over ``--shops`` shops (4), which the target writes back
+``max_concurrency`` (4) at once.
 
-Run: ``.venv/bin/python benchmarks/writeback_benchmark.py`` (~2.5 min;
-``--orders 833 --split-share 0.2 --latency 0.05`` are the defaults)
+Run: ``.venv/bin/python benchmarks/writeback_benchmark.py`` (~4 min;
+``--orders 833 --split-share 0.2 --latency 0.05 --shops 4`` are the defaults)
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ TARGET = [sys.executable, "-m", "target_fulfillment.target"]
 
 @dataclass
 class Row:
+    shops: int
     latency: float
     shop_orders: int
     sent: int
@@ -223,12 +225,12 @@ def check_exactly_once(bc: Sandbox, ledger_url: str, parcels: dict[str, list[str
     assert states == {"written_back": sum(map(len, parcels.values()))}, states
 
 
-def scenario(root: Path, orders: int, share: float, latency: float) -> Row:
-    workdir = root / f"latency-{latency}"
+def scenario(root: Path, orders: int, share: float, latency: float, shops: int) -> Row:
+    workdir = root / f"latency-{latency}-shops-{shops}"
     workdir.mkdir()
     # Orders per shop for at least ``orders`` sent ones; a few more for margin.
-    size = math.ceil(orders / SENT_SHARE) + 20
-    config = SandboxConfig(shops=1, orders_per_shop=size, products_per_shop=40, seed=SEED)
+    size = math.ceil(orders / SENT_SHARE / shops) + 20
+    config = SandboxConfig(shops=shops, orders_per_shop=size, products_per_shop=40, seed=SEED)
     bc = Sandbox(config)
     # Outermost, as the sandbox adds its own middlewares: the added latency is inside the span.
     timestamps = Timestamps(bc.app.wsgi_app)
@@ -251,8 +253,9 @@ def scenario(root: Path, orders: int, share: float, latency: float) -> Row:
         ss_requests = len(ss.requests)
         check_exactly_once(bc, settings["ledger_url"], parcels)
     return Row(
+        shops=shops,
         latency=latency,
-        shop_orders=size,
+        shop_orders=size * shops,
         sent=sent,
         orders=len(parcels),
         split=sum(len(p) == 2 for p in parcels.values()),
@@ -273,18 +276,26 @@ def main() -> None:
         "--split-share", type=float, default=0.2, help="share shipped in two parcels (0.2)"
     )
     parser.add_argument(
+        "--shops", type=int, default=4, help="shops of the third row (4; 1: no third row)"
+    )
+    parser.add_argument(
         "--latency",
         type=float,
         default=0.05,
         help="seconds added to each Big Cartel answer in the second row (0.05; 0: no second row)",
     )
     args = parser.parse_args()
-    latencies = [0.0] + ([args.latency] if args.latency > 0 else [])
+    runs = [(0.0, 1)]
+    if args.latency > 0:
+        runs.append((args.latency, 1))
+        if args.shops > 1:
+            runs.append((args.latency, args.shops))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for latency in latencies:
-            rows.append(scenario(Path(tmp), args.orders, args.split_share, latency))
-            print(f"latency {latency * 1000:.0f} ms done ({rows[-1].seconds:.1f} s)", flush=True)
+        for latency, shops in runs:
+            rows.append(scenario(Path(tmp), args.orders, args.split_share, latency, shops))
+            done = f"{latency * 1000:.0f} ms, {shops} shops done ({rows[-1].seconds:.1f} s)"
+            print(done, flush=True)
     first = rows[0]
     print(
         f"\n## Write-back: {first.shipments:,} shipments of {first.orders:,} orders,"
@@ -295,13 +306,14 @@ def main() -> None:
         f" of which {first.orders:,} were shipped.\n"
     )
     print(
-        "| Big Cartel latency | shipments | orders | split | GET | POST | PATCH"
+        "| shops | Big Cartel latency | shipments | orders | split | GET | POST | PATCH"
         " | requests/shipment | ShipStation requests | run s | write-back s | shipments/s |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(
-            f"| {row.latency * 1000:.0f} ms | {row.shipments:,} | {row.orders:,} | {row.split:,}"
+            f"| {row.shops} | {row.latency * 1000:.0f} ms | {row.shipments:,}"
+            f" | {row.orders:,} | {row.split:,}"
             f" | {row.bc_requests['GET']:,} | {row.bc_requests['POST']:,}"
             f" | {row.bc_requests['PATCH']:,} | {row.requests / row.shipments:.2f}"
             f" | {row.ss_requests:,} | {row.seconds:.1f} | {row.span:.1f}"
@@ -313,8 +325,9 @@ def main() -> None:
     print(
         "\nrun s: the whole target process (start-up, the recorded tap output, collecting the"
         " shipments, the write-back); write-back s: first to last Big Cartel request;"
-        " shipments/s over run s. The write-back is sequential: one order at a time, one"
-        " request at a time. Each parcel was checked on its Big Cartel order exactly once."
+        " shipments/s over run s. Each shop is written back one request at a time, and up to"
+        " max_concurrency (4) shops at once. Each parcel was checked on its Big Cartel order"
+        " exactly once."
     )
 
 
