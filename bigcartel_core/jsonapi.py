@@ -52,8 +52,13 @@ def flatten(resource: Resource, included: IncludedIndex, depth: int = 0) -> dict
     kind = type_kind(resource.get("type"))
     if kind is not None:
         record[KIND] = kind
-    record.update(resource.get("attributes") or {})
-    for name, relationship in (resource.get("relationships") or {}).items():
+    attributes = resource.get("attributes")
+    if attributes:
+        record.update(attributes)
+    relationships = resource.get("relationships")
+    if not relationships:
+        return record
+    for name, relationship in relationships.items():
         if type(relationship) is not dict or "data" not in relationship:
             continue
         linkage = relationship["data"]
@@ -72,10 +77,10 @@ def type_kind(type_: t.Any) -> str | None:
 
     An attribute of the resource named ``kind`` wins over this: the API's own words come first.
     """
-    if type(type_) is not str:
+    if type(type_) is not str or "/" not in type_:  # most types: checked without a split
         return None
-    _, slash, kind = type_.partition("/")
-    return kind if slash and kind else None
+    kind = type_.partition("/")[2]
+    return kind or None
 
 
 def _resolve(linkage: Resource, included: IncludedIndex, depth: int) -> dict[str, t.Any]:

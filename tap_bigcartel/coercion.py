@@ -99,27 +99,56 @@ def to_integer(value: t.Any, field: str) -> t.Any:
 
 def decimal_coercer(schema: Mapping[str, t.Any]) -> Callable[[Record], None]:
     """A function that turns, in place, a record's money fields into ``Decimal`` and its integer
-    fields given as strings into ``int``."""
-    plan = number_plan(schema)
+    fields given as strings into ``int``.
 
-    def apply(obj: Record, sub_plan: Plan, prefix: str) -> None:
-        for name, sub in sub_plan.items():
+    The plan is compiled once into steps that carry each field's path (for error messages), so
+    a record costs a dictionary lookup per planned field and nothing else.
+    """
+    return _compile(number_plan(schema), "")
+
+
+class _Step(t.NamedTuple):
+    name: str
+    kind: str  # NUMBER, INTEGER, or "" for a nested plan
+    path: str
+    in_list: Callable[[Record], None] | None = None
+    in_object: Callable[[Record], None] | None = None
+
+
+def _compile(plan: Plan, prefix: str) -> Callable[[Record], None]:
+    steps = [
+        _Step(name, sub, prefix + name)
+        if isinstance(sub, str)
+        else _Step(
+            name,
+            "",
+            prefix + name,
+            _compile(sub, f"{prefix}{name}[]."),
+            _compile(sub, f"{prefix}{name}."),
+        )
+        for name, sub in plan.items()
+    ]
+
+    def apply(obj: Record) -> None:
+        for name, kind, path, in_list, in_object in steps:
             if name not in obj:
                 continue
             value = obj[name]
-            if isinstance(sub, str):
-                if sub == NUMBER:
-                    obj[name] = to_decimal(value, prefix + name)
-                elif type(value) is str:  # INTEGER, given as a string
-                    obj[name] = to_integer(value, prefix + name)
+            if kind == NUMBER:
+                obj[name] = to_decimal(value, path)
+            elif kind == INTEGER:
+                if type(value) is str:
+                    obj[name] = to_integer(value, path)
             elif isinstance(value, list):
+                assert in_list is not None
                 for item in value:
                     if isinstance(item, dict):
-                        apply(item, sub, f"{prefix}{name}[].")
+                        in_list(item)
             elif isinstance(value, dict):
-                apply(value, sub, f"{prefix}{name}.")
+                assert in_object is not None
+                in_object(value)
 
-    return lambda record: apply(record, plan, "")
+    return apply
 
 
 def parse_timestamp(value: t.Any, field: str) -> dt.datetime:
