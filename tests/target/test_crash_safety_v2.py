@@ -208,13 +208,59 @@ class _AfterWritten:
             self._then()
 
 
+class Timings:
+    """WSGI middleware recording, per API request, when it arrived and when it was answered,
+    its status and Retry-After, and what it asked (method, path, query and a digest of the
+    body), which a retry asks again."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._seen: list[Timing] = []
+
+    def __call__(self, environ: dict[str, t.Any], start_response: t.Any) -> Iterable[bytes]:
+        arrived = time.monotonic()
+        what = f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}"
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        asked = f"{what}?{environ.get('QUERY_STRING', '')} {hashlib.sha256(body).hexdigest()}"
+
+        def recording(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
+            named = {name.lower(): value for name, value in headers}
+            retry_after = float(named["retry-after"]) if "retry-after" in named else None
+            timing = Timing(arrived, time.monotonic(), what, int(status[:3]), retry_after, asked)
+            with self._lock:
+                self._seen.append(timing)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, recording)
+
+    def seen(self) -> list[Timing]:
+        """The API requests in the order they arrived."""
+        with self._lock:
+            return sorted(timing for timing in self._seen if "/_sandbox/" not in timing.what)
+
+
+@dataclass(frozen=True, order=True)
+class Timing:
+    arrived: float
+    answered: float
+    what: str
+    status: int
+    retry_after: float | None
+    asked: str
+
+
 @contextlib.contextmanager
-def _emulator(**options: t.Any) -> Iterator[tuple[ShipStationV2Sandbox, KillSwitch]]:
+def _emulator(**options: t.Any) -> Iterator[tuple[ShipStationV2Sandbox, KillSwitch, Timings]]:
+    """A started V2 emulator with ``options``, behind the kill switch, behind the timings."""
     sandbox = ShipStationV2Sandbox(API_KEY, **options)
     switch = KillSwitch(sandbox.app.wsgi_app)
-    sandbox.app.wsgi_app = switch  # type: ignore[method-assign]
+    timings = Timings(switch)
+    sandbox.app.wsgi_app = timings  # type: ignore[method-assign]
     with sandbox:
-        yield sandbox, switch
+        yield sandbox, switch, timings
 
 
 # Running and checking
@@ -316,7 +362,7 @@ def reference(
     """The keys a clean run sends; its requests are the two creates, then the labels."""
     messages, bc = tap_output
     workdir = tmp_path_factory.mktemp("reference")
-    with _emulator() as (ss, _):
+    with _emulator() as (ss, _, _):
         settings = _settings(bc, workdir, ss)
         assert _run(workdir, settings, messages, "clean") == 0, _stderr(workdir, "clean")
         expected = _check_exactly_once(ss, settings["ledger_url"], "clean run")
@@ -345,7 +391,7 @@ def test_kill_minus_nine_while_sending_then_each_order_is_at_the_warehouse_once(
     doubt, then the create of those missing or the labels), at a random phase; then a run to
     its end must leave every order at the emulator once, sent by one create request."""
     messages, bc = tap_output
-    with _emulator() as (ss, switch):
+    with _emulator() as (ss, switch, _):
         settings = _settings(bc, tmp_path, ss, ledger_url=db_url)
         returncode = _run(tmp_path, settings, messages, "killed", switch, moment=first, together=2)
         assert returncode == -signal.SIGKILL, _stderr(tmp_path, "killed")
@@ -371,15 +417,18 @@ def test_kill_minus_nine_while_sending_then_each_order_is_at_the_warehouse_once(
 # (b) a batch stored whose answer is lost
 
 
+@pytest.mark.parametrize("limited", [False, True], ids=["unlimited", "rate-limited"])
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_a_lost_batch_answer_is_settled_by_lookup_after_a_kill_without_resending(
-    concurrency: int, tap_output: tuple[Path, Sandbox], tmp_path: Path
+    concurrency: int, limited: bool, tap_output: tuple[Path, Sandbox], tmp_path: Path
 ) -> None:
     """The emulator stores a batch and drops its answer (``timeout_next_create``); the target
     is killed before it can hear or look. The next run finds every key of that batch by
-    lookup and sends none of them again."""
+    lookup and sends none of them again. ``limited``: 40 requests a 1 s window, so the
+    lookups (one per key: the new process knows no send times) meet 429s and wait them out."""
     messages, bc = tap_output
-    with _emulator(timeout_hang_seconds=0) as (ss, switch):
+    limit = {"rate_limit": 40, "rate_limit_window_seconds": 1.0} if limited else {}
+    with _emulator(timeout_hang_seconds=0, **limit) as (ss, switch, timings):
         settings = _settings(bc, tmp_path, ss, max_concurrency=concurrency)
         ss.store.timeout_next_create(1)
 
@@ -402,53 +451,30 @@ def test_a_lost_batch_answer_is_settled_by_lookup_after_a_kill_without_resending
         looked_up = {r["path"].removeprefix(BY_KEY) for r in rerun if r["path"].startswith(BY_KEY)}
         assert lost <= looked_up, "the rerun settled the lost batch by looking each key up"
         _check_exactly_once(ss, settings["ledger_url"], "after the rerun")
+        if limited:
+            refused = _check_retry_after(timings.seen(), sequential=concurrency == 1)
+            assert any(what.startswith(f"GET {BY_KEY}") for what in refused), refused
 
 
 # (c) 429 with Retry-After
 
 
-class Timings:
-    """WSGI middleware recording, per API request, when it arrived and when it was answered,
-    its status and Retry-After, and what it asked (method, path, query and a digest of the
-    body), which a retry asks again."""
-
-    def __init__(self, app: WsgiApp) -> None:
-        self.app = app
-        self._lock = threading.Lock()
-        self._seen: list[Timing] = []
-
-    def __call__(self, environ: dict[str, t.Any], start_response: t.Any) -> Iterable[bytes]:
-        arrived = time.monotonic()
-        what = f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}"
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
-        asked = f"{what}?{environ.get('QUERY_STRING', '')} {hashlib.sha256(body).hexdigest()}"
-
-        def recording(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
-            named = {name.lower(): value for name, value in headers}
-            retry_after = float(named["retry-after"]) if "retry-after" in named else None
-            timing = Timing(arrived, time.monotonic(), what, int(status[:3]), retry_after, asked)
-            with self._lock:
-                self._seen.append(timing)
-            return start_response(status, headers, exc_info)
-
-        return self.app(environ, recording)
-
-    def seen(self) -> list[Timing]:
-        """The API requests in the order they arrived."""
-        with self._lock:
-            return sorted(timing for timing in self._seen if "/_sandbox/" not in timing.what)
-
-
-@dataclass(frozen=True, order=True)
-class Timing:
-    arrived: float
-    answered: float
-    what: str
-    status: int
-    retry_after: float | None
-    asked: str
+def _check_retry_after(seen: list[Timing], *, sequential: bool) -> list[str]:
+    """Each request answered 429 was asked again, not before its Retry-After had passed (and,
+    ``sequential``, nothing at all was sent before); the requests refused."""
+    refused = [i for i, timing in enumerate(seen) if timing.status == 429]
+    for i in refused:
+        timing = seen[i]
+        assert timing.retry_after is not None and timing.retry_after >= 1
+        again = [after for after in seen[i + 1 :] if after.asked == timing.asked]
+        assert again, f"{timing.what} was never tried again"
+        for after in [again[0], seen[i + 1]] if sequential else [again[0]]:
+            waited = after.arrived - timing.answered
+            assert waited >= timing.retry_after, (
+                f"{after.what} came {waited:.3f} s after the 429 to {timing.what},"
+                f" which said Retry-After: {timing.retry_after:g}"
+            )
+    return [seen[i].what for i in refused]
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
@@ -460,30 +486,14 @@ def test_429_retry_after_is_honoured_and_no_order_is_lost_or_repeated(
     thread, it sends nothing at all before), and ends with each order sent once; no create
     answered 429 stored anything."""
     messages, bc = tap_output
-    sandbox = ShipStationV2Sandbox(API_KEY, rate_limit=1, rate_limit_window_seconds=2.0)
-    timings = Timings(sandbox.app.wsgi_app)
-    sandbox.app.wsgi_app = timings  # type: ignore[method-assign]
-    with sandbox as ss:
+    with _emulator(rate_limit=1, rate_limit_window_seconds=2.0) as (ss, _, timings):
         settings = _settings(bc, tmp_path, ss, max_concurrency=concurrency)
 
         returncode = _run(tmp_path, settings, messages, "limited")
 
         assert returncode == 0, _stderr(tmp_path, "limited")
-        seen = timings.seen()
-        refused = [i for i, timing in enumerate(seen) if timing.status == 429]
-        assert any(seen[i].what == f"POST {SHIPMENTS}" for i in refused), "no create met a 429"
-        for i in refused:
-            timing = seen[i]
-            assert timing.retry_after is not None and timing.retry_after >= 1
-            again = [after for after in seen[i + 1 :] if after.asked == timing.asked]
-            assert again, f"{timing.what} was never tried again"
-            nexts = [again[0], seen[i + 1]] if concurrency == 1 else [again[0]]
-            for after in nexts:
-                waited = after.arrived - timing.answered
-                assert waited >= timing.retry_after, (
-                    f"{after.what} came {waited:.3f} s after the 429 to {timing.what},"
-                    f" which said Retry-After: {timing.retry_after:g}"
-                )
+        refused = _check_retry_after(timings.seen(), sequential=concurrency == 1)
+        assert f"POST {SHIPMENTS}" in refused, "no create met a 429"
         accepted = creates_per_key(ss.requests, {200})
         assert set(accepted) == set(_stored(ss)) and max(accepted.values()) == 1
         _check_exactly_once(ss, settings["ledger_url"], "under the rate limit")
