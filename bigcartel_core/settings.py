@@ -9,10 +9,7 @@ import typing as t
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
-
 from bigcartel_core import timestamps
-from bigcartel_core.webhook_store import url_password
 
 ACCOUNT_ID = re.compile(r"[0-9]+")
 
@@ -95,6 +92,8 @@ def database_url_error(setting: str, value: t.Any) -> str | None:
     may hold a password. Empty means unset."""
     if not isinstance(value, str) or not value:
         return None
+    import sqlalchemy as sa  # here, not at the top: a tap run without a store never needs it
+
     try:
         sa.make_url(value)
     except (sa.exc.ArgumentError, ValueError):
@@ -189,10 +188,16 @@ def config_secrets(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> 
             for item in value:
                 walk(item, prop.get("items") or {})
         elif prop.get("secret"):
-            found.append(str(value))
-            password = url_password(str(value))
-            if password:
-                found.append(password)
+            text = str(value)
+            found.append(text)
+            # Only a URL holds a password: a token is neither parsed nor a reason to import
+            # SQLAlchemy (a tenth of the tap's start-up).
+            if "://" in text:
+                from bigcartel_core.webhook_store import url_password
+
+                password = url_password(text)
+                if password:
+                    found.append(password)
 
     walk(config, schema)
     return tuple(dict.fromkeys(found))

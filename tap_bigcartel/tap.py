@@ -30,12 +30,12 @@ from bigcartel_core.settings import (
 )
 from tap_bigcartel.exceptions import ShopsFailedError
 from tap_bigcartel.streams import STREAM_TYPES
-from tap_bigcartel.webhooks import WebhookFacts
 from tap_bigcartel.writer import StateFlushingWriter
 
 if t.TYPE_CHECKING:
     from bigcartel_core.webhook_store import Disconnection
     from tap_bigcartel.client import BigCartelStream
+    from tap_bigcartel.webhooks import WebhookFacts
 
 #: The taps built while :meth:`TapBigCartel.invoke` runs the SDK's CLI, which does not hand
 #: back the tap it builds and syncs.
@@ -218,6 +218,8 @@ class TapBigCartel(Tap):
         url = self.config.get("webhook_db_url")
         if not url:
             return None
+        from tap_bigcartel.webhooks import WebhookFacts  # here: SQLAlchemy only for a store
+
         return WebhookFacts(url, float(self.config["webhook_settle_seconds"]))
 
     @cached_property
