@@ -333,7 +333,12 @@ class BigCartelStream(RESTStream[dict[str, t.Any]]):
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """The page's records, prepared, less those the pager drops (seen, or past the
-        bookmark); numbers are read as exact decimals."""
+        bookmark); numbers are read as exact decimals.
+
+        Once the pager has taken the page it knows the next query, so that page is fetched
+        while these records are written; after the last one, the fetch is waited for, as the
+        SDK's loop then prepares its next request on the same session.
+        """
         listing = self._current_listing()
         document = _decode(response.content)
         page = [self._prepare(record, listing.context) for record in jsonapi.records(document)]
@@ -348,8 +353,8 @@ class BigCartelStream(RESTStream[dict[str, t.Any]]):
         self, row: dict[str, t.Any], context: Context | None = None
     ) -> dict[str, t.Any] | None:
         """Each record leaves in the form the SDK's type conformance would give it (see
-        ``TYPE_CONFORMANCE_LEVEL``); the SDK keeps its replication value for the bookmark, whose
-        text is the same either way."""
+        ``TYPE_CONFORMANCE_LEVEL``). The SDK reads the bookmark from the record afterwards: the
+        ``updated_at`` text it finds is the one it would have made of the datetime."""
         return self._conform(row)
 
     def _delete_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:

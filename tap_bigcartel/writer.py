@@ -47,6 +47,7 @@ class StateFlushingWriter(MsgSpecWriter):
             return bytearray(serialize_json(data).encode() + b"\n")
 
     def write_message(self, message: Message) -> None:
+        """Records wait in the buffer; any other message writes them, itself, and flushes."""
         self._pending += self.format_message(message)
         if isinstance(message, RecordMessage) and len(self._pending) < RECORDS_BUFFER_BYTES:
             return

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl
 
 import pytest
+import requests
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
@@ -114,14 +115,22 @@ def comparable(messages: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
 
 
 class OrdersRequests:
-    """Counts the requests for orders as the emulator receives them; fails chosen ones."""
+    """Counts the requests for orders as the emulator receives them, and fails chosen ones,
+    while in a ``with`` block."""
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.count = 0
         self.failing: dict[tuple[str, frozenset[tuple[str, str]]], int] = {}
         self._arrived = threading.Condition()
+        self._sandbox = sandbox
         self._app = sandbox.app.wsgi_app
-        sandbox.app.wsgi_app = self  # type: ignore[method-assign]
+
+    def __enter__(self) -> OrdersRequests:
+        self._sandbox.app.wsgi_app = self  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sandbox.app.wsgi_app = self._app  # type: ignore[method-assign]
 
     def fail(self, path: str, query: dict[str, str], times: int) -> None:
         self.failing[(path, frozenset(query.items()))] = times
@@ -147,9 +156,8 @@ class OrdersRequests:
 
 def orders_requests_while_writing(sandbox: Sandbox, config: dict[str, t.Any]) -> list[int]:
     """For each order record of a reference sync, how many orders requests had been sent."""
-    counter = OrdersRequests(sandbox)
     seen: list[int] = []
-    with sdk_defaults():
+    with sdk_defaults(), OrdersRequests(sandbox) as counter:
         sync(config, {"orders"}, on_record=lambda _: seen.append(counter.count))
     return seen
 
@@ -358,24 +366,24 @@ def test_the_next_page_is_fetched_while_this_one_is_written_and_no_further(
     config = fast_config(sandbox)
     config["accounts"] = config["accounts"][:1]  # pages are fetched ahead within a shop
     before = orders_requests_while_writing(sandbox, config)
-    total = OrdersRequests(sandbox)  # counts the reference's requests no more
-    seen: list[int] = []
     last_page = max(before)
-
-    def hold_until_ahead(index: int) -> None:
-        expected = before[index]
-        if expected < last_page and (index == 0 or before[index - 1] != expected):
-            assert total.wait_for(expected + 1) == expected + 1, f"record {index}"
-        seen.append(total.count)
-
+    seen: list[int] = []
     with sdk_defaults():
         reference = sync(config, {"orders"})
-    total.count = 0
-    fast = sync(config, {"orders"}, on_record=hold_until_ahead)
+    with OrdersRequests(sandbox) as orders:
+
+        def hold_until_ahead(index: int) -> None:
+            page = before[index]
+            if page < last_page and (index == 0 or before[index - 1] != page):
+                assert orders.wait_for(page + 1) == page + 1, f"record {index}"
+            seen.append(orders.count)
+
+        fast = sync(config, {"orders"}, on_record=hold_until_ahead)
+    assert fast.error is None
     assert comparable(fast.messages) == comparable(reference.messages)
     assert all(now - then in (0, 1) for now, then in zip(seen, before, strict=True))
     assert sum(now > then for now, then in zip(seen, before, strict=True)) >= 4
-    assert total.count == max(before)
+    assert orders.count == last_page  # not one request more than without the page ahead
 
 
 def _page_queries(sandbox: Sandbox, config: dict[str, t.Any]) -> list[dict[str, t.Any]]:
@@ -390,10 +398,10 @@ def test_a_page_that_fails_once_is_retried_and_nothing_changes(sandbox: Sandbox)
     pages = _page_queries(sandbox, config)
     with sdk_defaults():
         reference = sync(config, {"orders"})
-    faults = OrdersRequests(sandbox)
     third = pages[2]
-    faults.fail(third["path"], third["query"], times=2)
-    fast = sync(config, {"orders"})
+    with OrdersRequests(sandbox) as faults:
+        faults.fail(third["path"], third["query"], times=2)
+        fast = sync(config, {"orders"})
     assert faults.failing == {(third["path"], frozenset(third["query"].items())): 0}
     assert fast.error is None
     assert comparable(fast.messages) == comparable(reference.messages)
@@ -410,12 +418,9 @@ def test_a_page_that_keeps_failing_ends_its_shop_after_what_was_written(
     failing = [p for p in pages if f"/accounts/{shop}/" in p["path"]][3]
 
     def faulted_sync() -> Sync:
-        faults = OrdersRequests(sandbox)
-        faults.fail(failing["path"], failing["query"], times=100)
-        try:
+        with OrdersRequests(sandbox) as faults:
+            faults.fail(failing["path"], failing["query"], times=100)
             return sync(config, {"orders"})
-        finally:
-            sandbox.app.wsgi_app = faults._app  # type: ignore[method-assign]
 
     with sdk_defaults():
         complete = sync(config, {"orders"})
@@ -446,7 +451,12 @@ def test_a_page_that_keeps_failing_ends_its_shop_after_what_was_written(
 
 def test_one_page_ahead_at_most() -> None:
     sent: list[str] = []
-    ahead = OnePageAhead(lambda request: sent.append(request.url) or t.cast(t.Any, request.url))
+
+    def send(request: requests.PreparedRequest) -> t.Any:
+        sent.append(str(request.url))
+        return request.url
+
+    ahead = OnePageAhead(send)
     first, second = _request("https://x/1"), _request("https://x/2")
     ahead.start(first)
     with pytest.raises(RuntimeError, match="one page ahead at most"):
@@ -461,7 +471,5 @@ def test_one_page_ahead_at_most() -> None:
     assert sent == ["https://x/1", "https://x/2"]
 
 
-def _request(url: str) -> t.Any:
-    import requests
-
+def _request(url: str) -> requests.PreparedRequest:
     return requests.Request("GET", url).prepare()
