@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing as t
 from collections.abc import Iterable
 
 
@@ -11,6 +12,21 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         if secret:
             text = text.replace(secret, "[redacted]")
     return text
+
+
+E = t.TypeVar("E", bound=Exception)
+
+
+def scrubbed(error: E, secrets: Iterable[str]) -> E:
+    """``error`` with every secret replaced in its message and in its ``errors`` list (a config
+    check's, as singer-sdk's ConfigValidationError has), to raise again: a library's words may
+    quote a value, a secret's too."""
+    secrets = tuple(secrets)
+    error.args = tuple(redact(str(arg), secrets) for arg in error.args)
+    messages = getattr(error, "errors", None)
+    if isinstance(messages, list):
+        messages[:] = [redact(str(message), secrets) for message in messages]
+    return error
 
 
 class ConfigError(ValueError):

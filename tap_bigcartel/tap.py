@@ -16,7 +16,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
 
 from bigcartel_core.auth import Shop, discover_account_id, shops_from_config
-from bigcartel_core.errors import ConfigError, ShopUnavailableError, redact
+from bigcartel_core.errors import ConfigError, ShopUnavailableError, redact, scrubbed
 from bigcartel_core.http import RetryPolicy
 from bigcartel_core.http import user_agent as http_user_agent
 from bigcartel_core.settings import (
@@ -126,7 +126,11 @@ class TapBigCartel(Tap):
         anything is configured. A tap built that way checks its credentials where the shops
         are first needed (:attr:`configured_shops`), with the same error.
         """
-        super().__init__(validate_config=validate_config, **kwargs)
+        try:
+            super().__init__(validate_config=validate_config, **kwargs)
+        except ConfigValidationError as error:
+            # The SDK's type check quotes the value it refuses, a secret's too.
+            raise scrubbed(error, self.secrets) from None
         self.failed_shops: dict[str, str] = {}
         #: Shops left out of this run because they deauthorized the app; not failures.
         self.disconnected_shops: dict[str, str] = {}
@@ -135,18 +139,6 @@ class TapBigCartel(Tap):
         invoked = _INVOKED.get()
         if invoked is not None:
             invoked.append(self)
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The SDK's schema check, its messages scrubbed of secrets: a type error quotes the
-        value it refuses, and a secret of the wrong type would be printed as it is."""
-        try:
-            errors = super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as error:
-            scrubbed = [redact(message, self.secrets) for message in error.errors]
-            raise ConfigValidationError(
-                redact(str(error), self.secrets), errors=scrubbed, schema=error.schema
-            ) from None
-        return [redact(message, self.secrets) for message in errors]
 
     def check_settings(self) -> None:
         """Every settings error at once, each naming its setting.

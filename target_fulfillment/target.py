@@ -17,7 +17,7 @@ from singer_sdk.helpers.capabilities import (
 )
 
 from bigcartel_core.auth import discover_account_id, shops_from_config
-from bigcartel_core.errors import ConfigError, redact
+from bigcartel_core.errors import ConfigError, scrubbed
 from bigcartel_core.http import user_agent as http_user_agent
 from bigcartel_core.settings import config_secrets, with_shop_settings
 from bigcartel_core.webhook_store import WebhookStore, consumer_errors
@@ -266,25 +266,17 @@ class TargetFulfillment(Target):
     config_jsonschema = with_rules(config_jsonschema)
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except ConfigValidationError as error:
+            # The SDK's type check quotes the value it refuses, a secret's too.
+            raise scrubbed(error, self.secrets) from None
         # The SDK's validation has added its built-in settings to the schema by now.
         errors = config_errors(self.config, self.config_jsonschema)
         if errors:
             raise ConfigValidationError("; ".join(errors), errors=errors)
         self.summary = RunSummary(dry_run=bool(self.config["dry_run"]))
         self._streams_seen: set[str] = set()
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The SDK's schema check, its messages scrubbed of secrets: a type error quotes the
-        value it refuses, and a secret of the wrong type would be printed as it is."""
-        try:
-            errors = super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as error:
-            scrubbed = [redact(message, self.secrets) for message in error.errors]
-            raise ConfigValidationError(
-                redact(str(error), self.secrets), errors=scrubbed, schema=error.schema
-            ) from None
-        return [redact(message, self.secrets) for message in errors]
 
     @cached_property
     def ledger(self) -> Ledger:
