@@ -12,6 +12,7 @@ rate limit and asks clients to be gentle, so no shop sees more than one request 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import logging
@@ -30,9 +31,11 @@ from target_fulfillment.bigcartel import (
     WriteBackError,
     WriteBackInDoubt,
 )
+from target_fulfillment.domain import Shipment
 from target_fulfillment.ledger import describe_error
 from target_fulfillment.ledger.shipments import ShipmentEntry
 from target_fulfillment.shipments import UnplacedItemError, allocate
+from target_fulfillment.validation import storable_text
 
 if t.TYPE_CHECKING:
     from target_fulfillment.ledger import Ledger, OrderEntry
@@ -43,6 +46,25 @@ if t.TYPE_CHECKING:
 RECEIVING = frozenset({"submitting", "submitted", "shipped", "written_back"})
 
 logger = logging.getLogger(__name__)
+
+
+def storable(shipment: Shipment) -> Shipment:
+    """The warehouse's text as any database stores it (``validation.storable_text``): a NUL
+    byte in a tracking number must not keep the shipment out of the ledger."""
+    items = tuple(
+        dataclasses.replace(
+            item, line_item_key=storable_text(item.line_item_key), sku=storable_text(item.sku)
+        )
+        for item in shipment.items
+    )
+    return dataclasses.replace(
+        shipment,
+        carrier=storable_text(shipment.carrier),
+        tracking_number=storable_text(shipment.tracking_number),
+        tracking_url=storable_text(shipment.tracking_url),
+        items=items,
+        source_id=storable_text(shipment.source_id) or "",
+    )
 
 
 class ShipmentWork:
@@ -74,32 +96,48 @@ class ShipmentWork:
         self.concurrency = concurrency
 
     def collect(self) -> None:
-        """Record every shipment and void the warehouse reports, then let it forget them."""
+        """Record every shipment and void the warehouse reports, then let it forget them.
+
+        One shipment that cannot be recorded is reported and left with the warehouse, and the
+        others go on; the poll's watermark then stays where it was, so the next run lists it
+        again instead of passing it by.
+        """
         watermark_key = f"shipments_since:{self.backend.name}"
         stored = self.ledger.get_value(watermark_key)
         since = timestamps.parse(stored) if stored else None
         started = timestamps.now()
+        complete = True
         for shipment in self.backend.shipments(since):
-            entry = self.ledger.find_by_key(shipment.key)
-            if entry is None:
-                self.summary.count("reported", shipment.key, "shipment for an unknown order key")
-            elif shipment.voided:
-                self._void(entry, shipment.source_id)
-            elif entry.state not in RECEIVING:
-                note = f"shipment {shipment.source_id} for an order {entry.state} here; not kept"
-                self.summary.count("reported", shipment.key, note)
-            elif self.dry_run:
-                self.summary.count("shipped")
-            elif self.ledger.shipments.record(
-                self.backend.name, entry.account_id, entry.order_id, shipment
-            ):
-                self.ledger.mark_shipped(entry.account_id, entry.order_id)
-                self.summary.count("shipped")
-            if not self.dry_run:
-                self.backend.acknowledge(shipment)
-        if not self.dry_run:
+            try:
+                self._collect(storable(shipment))
+            except Exception as error:
+                complete = False
+                kind = type(error).__name__
+                logger.error("%s: unexpected %s recording a shipment", shipment.key, kind)
+                note = f"shipment not recorded, kept at the warehouse: {describe_error(error)}"
+                self.summary.count("failed", shipment.key, note)
+        if not self.dry_run and complete:
             # Overlap the next poll by an hour: clocks differ, and a shipment seen twice is a no-op.
             self.ledger.set_value(watermark_key, (started - dt.timedelta(hours=1)).isoformat())
+
+    def _collect(self, shipment: Shipment) -> None:
+        entry = self.ledger.find_by_key(shipment.key)
+        if entry is None:
+            self.summary.count("reported", shipment.key, "shipment for an unknown order key")
+        elif shipment.voided:
+            self._void(entry, shipment.source_id)
+        elif entry.state not in RECEIVING:
+            note = f"shipment {shipment.source_id} for an order {entry.state} here; not kept"
+            self.summary.count("reported", shipment.key, note)
+        elif self.dry_run:
+            self.summary.count("shipped")
+        elif self.ledger.shipments.record(
+            self.backend.name, entry.account_id, entry.order_id, shipment
+        ):
+            self.ledger.mark_shipped(entry.account_id, entry.order_id)
+            self.summary.count("shipped")
+        if not self.dry_run:
+            self.backend.acknowledge(shipment)
 
     def _void(self, entry: OrderEntry, source_id: str) -> None:
         if self.dry_run:

@@ -364,3 +364,52 @@ def test_shops_are_written_back_at_once_and_each_one_request_at_a_time(tmp_path:
         assert not missed, "the shops were written back one after the other"
         assert set(most) == accounts and set(most.values()) == {1}
         assert all(len(_written(bc, key)) == 1 for key in sent)
+
+
+def test_a_shipment_the_ledger_cannot_record_is_reported_and_the_others_go_on(
+    bc: Sandbox, tmp_path: Path, postgres_url: str
+) -> None:
+    with ShipStationSandbox(api_key=SS_KEY, api_secret=SS_SECRET) as ss:
+        runs = Runs(
+            bc,
+            tmp_path,
+            {
+                "backend": "shipstation",
+                "shipstation_api_url": ss.url,
+                "shipstation_api_key": SS_KEY,
+                "shipstation_api_secret": SS_SECRET,
+                "ledger_url": postgres_url,
+            },
+        )
+        runs.run()
+        nul, too_long, plain = sorted(order["orderKey"] for order in ss.store.orders())[:3]
+        for key in (nul, too_long, plain):
+            ss.store.ship(key, tracking_number=f"T-{key}")
+        # The warehouse's words, as a test double can make them: a NUL byte in a tracking
+        # number, and a shipment id longer than the ledger's column for it (on PostgreSQL).
+        labels = {label["orderKey"]: label for label in ss.store._shipments}
+        labels[nul]["trackingNumber"] = "1Z\x00NUL"
+        real_id = labels[too_long]["shipmentId"]
+        labels[too_long]["shipmentId"] = 10**300
+        ledger = runs.ledger()
+        watermark = ledger.get_value("shipments_since:shipstation")
+        ledger.close()
+
+        failing = run_pipeline(tmp_path, tap_config(bc), runs.settings, state=runs.state)
+        assert failing.target_returncode == 1
+        assert too_long in failing.stderr and "not recorded" in failing.stderr
+        assert _written(bc, nul) == [("1Z\ufffdNUL", _units(_sent_items(ss, nul)))]
+        assert len(_written(bc, plain)) == 1 and _written(bc, too_long) == []
+        ledger = runs.ledger()
+        assert ledger.get_value("shipments_since:shipstation") == watermark  # listed again
+        ledger.close()
+
+        labels[too_long]["shipmentId"] = real_id
+        runs.state = failing.state
+        runs.run()
+        assert [len(_written(bc, key)) for key in (nul, too_long, plain)] == [1, 1, 1]
+
+
+def _sent_items(ss: ShipStationSandbox, key: str) -> list[dict[str, t.Any]]:
+    (order,) = [order for order in ss.store.orders() if order["orderKey"] == key]
+    return list(order["items"])
