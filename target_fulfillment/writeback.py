@@ -175,7 +175,6 @@ class ShipmentWork:
         for (account_id, order_id), group in itertools.groupby(
             entries, key=lambda entry: (entry.account_id, entry.order_id)
         ):
-            order_entries = list(group)
             order = self.ledger.get(account_id, order_id)
             key = order.order_key if order else f"account {account_id}, order {order_id}"
             if account_id in self.disconnected:
@@ -184,17 +183,20 @@ class ShipmentWork:
             elif self.writer is None:
                 self.summary.count("reported", key, "no Big Cartel credentials for write-back")
             elif self.dry_run:
-                for _ in order_entries:
+                for _ in group:
                     self.summary.count("written_back")
             else:
+                claimed = self.ledger.shipments.claim_order(account_id, order_id)
                 try:
-                    self._write_order(self.writer, key, order, order_entries)
+                    self._write_order(self.writer, key, order, claimed)
                 except Exception as error:
                     # Kept at its order, which is tried again next run; the others go on. Only
                     # the type and the database's first line: the message may quote a record.
                     logger.error("%s: unexpected %s in write-back", key, type(error).__name__)
                     note = f"unexpected error in write-back: {describe_error(error)}"
                     self.summary.count("failed", key, note)
+                finally:
+                    self.ledger.shipments.release(claimed)
 
     def _write_order(
         self,
@@ -203,6 +205,10 @@ class ShipmentWork:
         order: OrderEntry | None,
         entries: list[ShipmentEntry],
     ) -> None:
+        """The order's claimed shipments (none: another worker has them), after one read of the
+        order; while they are claimed no other worker posts to it, so the read stays true."""
+        if not entries:
+            return
         account_id, order_id = entries[0].account_id, entries[0].order_id
         try:
             state = writer.read_order(account_id, order_id)
@@ -243,15 +249,12 @@ class ShipmentWork:
         state: OrderShipping,
         skus: Mapping[str, str | None],
     ) -> tuple[OrderShipping, str | None]:
-        """Post one shipment; the order's state after it, and how it got there (None: another
-        worker has it)."""
-        if entry.state == "posting":
-            if not self.ledger.shipments.take_over(entry):
-                return state, None
-            if entry.expected is not None and state.shows(entry.expected):
-                # Its worker's POST took effect; only the answer was lost.
-                self.ledger.shipments.written_back(entry, "shipment")
-                return state, "shipment"
+        """Post one claimed shipment; the order's state after it, and how it got there (None:
+        its label was voided meanwhile, so it was not sent)."""
+        if entry.expected is not None and state.shows(entry.expected):
+            # A worker that is gone posted it; only the answer was lost.
+            self.ledger.shipments.written_back(entry, "shipment")
+            return state, "shipment"
         counts = allocate(entry.items, {line: s.unshipped for line, s in state.lines.items()}, skus)
         if not counts:
             self.ledger.shipments.written_back(entry, "already")

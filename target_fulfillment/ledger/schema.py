@@ -123,7 +123,8 @@ shipments = sa.Table(
     sa.Column("items", sa.JSON, nullable=False),
     #: Line item id to the ``quantity_shipped`` Big Cartel shows once this shipment's POST took
     #: effect: how a POST whose answer was lost is told from one that never arrived.
-    sa.Column("expected", sa.JSON),
+    #: NULL (not JSON null) until a POST is about to be sent: a claimed row without it sent nothing.
+    sa.Column("expected", sa.JSON(none_as_null=True)),
     sa.Column("lease_owner", sa.String(64)),
     sa.Column("writeback_method", sa.String(16)),
     sa.Column("last_error", sa.Text),

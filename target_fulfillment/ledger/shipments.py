@@ -4,8 +4,10 @@ An order may leave the warehouse in several parcels, each its own shipment, each
 once as its own ``POST .../shipments``. The POST cannot carry an idempotency key, so a row goes
 ``posting`` with what the order's line items will show once it took effect (``expected``)
 before it is sent; a POST whose answer was lost is then told from one that never arrived by
-reading the order back. A ``posting`` row is settled by another worker only once its owner is
-gone (``ledger.leases``), as ``submitting`` orders are.
+reading the order back. That reading means something only while no other worker posts to the
+same order, so a worker claims all of an order's shipments at once (``claim_order``: ``posting``
+without ``expected``, nothing sent yet) before it reads the order. A ``posting`` row is settled
+by another worker only once its owner is gone (``ledger.leases``), as ``submitting`` orders are.
 """
 
 from __future__ import annotations
@@ -91,12 +93,13 @@ class ShipmentLedger:
         tracking may have reached the buyer, so it becomes ``void_reported``. None when the
         shipment is unknown or its void was noted before.
         """
-        for before, after in (
-            ("recorded", "voided"),
-            ("posting", "void_reported"),
-            ("written_back", "void_reported"),
+        claimed = sa.and_(shipments.c.state == "posting", shipments.c.expected.is_(None))
+        for before, condition, after in (
+            ("recorded", shipments.c.state == "recorded", "voided"),
+            ("recorded", claimed, "voided"),  # claimed, nothing sent
+            ("posting", shipments.c.state == "posting", "void_reported"),
+            ("written_back", shipments.c.state == "written_back", "void_reported"),
         ):
-            condition = shipments.c.state == before
             if self._move(backend, source_id, condition, state=after, voided=True):
                 return t.cast(ShipmentState, before)
         return None
@@ -150,40 +153,76 @@ class ShipmentLedger:
         with read_only(self._engine) as conn:
             return [_entry(row) for row in conn.execute(query).mappings()]
 
-    def take_over(self, entry: ShipmentEntry) -> bool:
-        """Claim a ``posting`` row whose worker is gone, to settle it; True if this caller won."""
-        owner = self._lease().owner
-        condition = sa.and_(
-            shipments.c.state == "posting",
-            shipments.c.lease_owner.is_not_distinct_from(entry.lease_owner),
+    def claim_order(self, account_id: str, order_id: str) -> list[ShipmentEntry]:
+        """All of the order's shipments to write back, for this worker alone; none when another
+        live worker holds some of them.
+
+        One UPDATE takes the ``recorded`` rows and the ``posting`` rows of workers that are gone,
+        unless a live worker holds one; concurrent claims of the same rows wait for each other,
+        and the loser finds them taken.
+        """
+        lease = self._lease()
+        held = {
+            entry.lease_owner
+            for entry in self.entries(account_id, ("posting",), order_id=order_id)
+            if entry.lease_owner is not None
+        }
+        gone = [owner for owner in held if owner != lease.owner and not lease.alive(owner)]
+        of_order = sa.and_(shipments.c.account_id == account_id, shipments.c.order_id == order_id)
+        others = shipments.alias("others")
+        live_other = (
+            sa.select(others.c.source_id)
+            .where(
+                others.c.account_id == account_id,
+                others.c.order_id == order_id,
+                others.c.state == "posting",
+                others.c.lease_owner != lease.owner,
+                others.c.lease_owner.not_in(gone),
+            )
+            .exists()
         )
-        return self._move(entry.backend, entry.source_id, condition, lease_owner=owner)
+        takeable = sa.or_(
+            shipments.c.state == "recorded",
+            sa.and_(shipments.c.state == "posting", shipments.c.lease_owner.in_(gone)),
+        )
+        stmt = (
+            shipments.update()
+            .where(of_order, takeable, ~live_other)
+            .values(state="posting", lease_owner=lease.owner, updated_at=timestamps.now())
+        )
+        with self._engine.begin() as conn:
+            conn.execute(stmt)
+        return [
+            entry
+            for entry in self.entries(account_id, ("posting",), order_id=order_id)
+            if entry.lease_owner == lease.owner
+        ]
+
+    def release(self, entries: Sequence[ShipmentEntry]) -> None:
+        """Give back the claimed shipments this worker sent nothing for: ``recorded`` again."""
+        owner = self._lease().owner
+        for entry in entries:
+            condition = sa.and_(
+                shipments.c.state == "posting",
+                shipments.c.lease_owner == owner,
+                shipments.c.expected.is_(None),
+            )
+            self._move(
+                entry.backend, entry.source_id, condition, state="recorded", lease_owner=None
+            )
 
     def begin_posting(self, entry: ShipmentEntry, expected: Mapping[str, int]) -> bool:
-        """The intent to POST, durable before it is sent: from ``recorded``, or ``posting`` held
-        by this worker (taken over, its earlier POST found not to have arrived)."""
-        owner = self._lease().owner
-        condition = sa.or_(
-            shipments.c.state == "recorded",
-            sa.and_(shipments.c.state == "posting", shipments.c.lease_owner == owner),
-        )
-        return self._move(
-            entry.backend,
-            entry.source_id,
-            condition,
-            state="posting",
-            lease_owner=owner,
-            expected=dict(expected),
-        )
+        """The intent to POST, durable before it is sent, of a shipment this worker claimed."""
+        return self._move(entry.backend, entry.source_id, self._mine(), expected=dict(expected))
 
     def written_back(self, entry: ShipmentEntry, method: str) -> bool:
-        """The shipment is on the Big Cartel order; from ``recorded`` when nothing was posted."""
+        """The shipment is on the Big Cartel order (``already``: nothing needed posting)."""
         if method not in WRITEBACK_METHODS:
             raise ValueError(f"write-back method must be one of {WRITEBACK_METHODS}: {method!r}")
         return self._move(
             entry.backend,
             entry.source_id,
-            self._recorded_or_mine(),
+            self._mine(),
             state="written_back",
             writeback_method=method,
             last_error=None,
@@ -196,18 +235,17 @@ class ShipmentLedger:
         return self._move(
             entry.backend,
             entry.source_id,
-            self._recorded_or_mine(),
+            self._mine(),
             state="recorded",
             lease_owner=None,
             expected=None,
             last_error=error,
         )
 
-    def _recorded_or_mine(self) -> sa.ColumnElement[bool]:
-        owner = self._lease().owner
-        return sa.or_(
-            shipments.c.state == "recorded",
-            sa.and_(shipments.c.state == "posting", shipments.c.lease_owner == owner),
+    def _mine(self) -> sa.ColumnElement[bool]:
+        """A shipment this worker claimed (``claim_order``)."""
+        return sa.and_(
+            shipments.c.state == "posting", shipments.c.lease_owner == self._lease().owner
         )
 
     def _move(

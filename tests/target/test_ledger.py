@@ -852,59 +852,62 @@ def test_a_void_before_write_back_keeps_it_unwritten_and_one_after_is_reported(
     ledger: Ledger,
 ) -> None:
     put_in(ledger, "1", "shipped")
-    for source_id in ("early", "late", "in-flight"):
+    for source_id in ("early", "late", "in-flight", "claimed"):
         ledger.shipments.record("shipstation", SHOP, "1", _shipment(source_id))
-    early, in_flight, late = ledger.shipments.of_order(SHOP, "1")
+    claimed, early, in_flight, late = ledger.shipments.claim_order(SHOP, "1")
     assert ledger.shipments.begin_posting(in_flight, {"77": 1})
     assert ledger.shipments.begin_posting(late, {"77": 1})
     assert ledger.shipments.written_back(late, "shipment")
+    ledger.shipments.release([early])
 
     assert ledger.shipments.void("shipstation", "early") == "recorded"
+    assert ledger.shipments.void("shipstation", "claimed") == "recorded"  # nothing sent
     assert ledger.shipments.void("shipstation", "in-flight") == "posting"
     assert ledger.shipments.void("shipstation", "late") == "written_back"
-    for source_id in ("early", "late", "in-flight", "unknown"):
+    for source_id in ("early", "late", "in-flight", "claimed", "unknown"):
         assert ledger.shipments.void("shipstation", source_id) is None  # noted once
     states = {r.source_id: r.state for r in ledger.shipments.of_order(SHOP, "1")}
-    assert states == {"early": "voided", "in-flight": "void_reported", "late": "void_reported"}
+    assert states == {
+        "early": "voided",
+        "claimed": "voided",
+        "in-flight": "void_reported",
+        "late": "void_reported",
+    }
     assert ledger.shipments.to_write_back() == []
     assert not ledger.shipments.written_back(early, "shipment")
+    assert not ledger.shipments.begin_posting(claimed, {"77": 1})
 
 
-def test_a_posting_shipment_is_settled_only_once_its_worker_is_gone(
+def test_an_orders_shipments_are_claimed_by_one_worker_until_it_is_gone(
     ledger: Ledger, open_ledger: Callable[[], Ledger]
 ) -> None:
     put_in(ledger, "1", "shipped")
     worker = open_ledger()
     worker.shipments.record("shipstation", SHOP, "1", _shipment("s-1"))
-    (entry,) = worker.shipments.to_write_back()
+    (entry,) = worker.shipments.claim_order(SHOP, "1")
     assert worker.shipments.begin_posting(entry, {"77": 1})
-    assert ledger.shipments.to_write_back() == []  # its worker may be posting right now
-    (mine,) = worker.shipments.of_order(SHOP, "1")
-    assert not ledger.shipments.begin_posting(mine, {"77": 1})
-    assert not ledger.shipments.written_back(mine, "shipment")
+    worker.shipments.record("shipstation", SHOP, "1", _shipment("s-2"))
+    # Its worker may be posting right now: no other worker takes this order's shipments, not
+    # even the one recorded since.
+    assert ledger.shipments.claim_order(SHOP, "1") == []
+    assert not ledger.shipments.begin_posting(entry, {"77": 1})
+    assert not ledger.shipments.written_back(entry, "shipment")
 
     worker.close()
-    (left,) = ledger.shipments.to_write_back()
-    assert (left.state, left.expected) == ("posting", {"77": 1})
+    left = ledger.shipments.to_write_back()
+    assert [(e.source_id, e.state, e.expected) for e in left] == [
+        ("s-1", "posting", {"77": 1}),
+        ("s-2", "recorded", None),
+    ]
     settlers = [open_ledger() for _ in range(6)]
-    assert race(lambda i: settlers[i].shipments.take_over(left), workers=6).count(True) == 1
-
-
-def test_exactly_one_concurrent_post_of_a_shipment_begins(
-    ledger: Ledger, open_ledger: Callable[[], Ledger]
-) -> None:
-    put_in(ledger, "1", "shipped")
-    ledger.shipments.record("shipstation", SHOP, "1", _shipment("s-1"))
-    (entry,) = ledger.shipments.to_write_back()
-    workers = [open_ledger() for _ in range(8)]
-    results = race(lambda i: workers[i].shipments.begin_posting(entry, {"77": 1}))
-    assert results.count(True) == 1
+    claims = race(lambda i: settlers[i].shipments.claim_order(SHOP, "1"), workers=6)
+    assert sorted(len(claim) for claim in claims) == [0, 0, 0, 0, 0, 2]
 
 
 def test_a_refused_write_back_goes_back_to_recorded_with_its_reason(ledger: Ledger) -> None:
     put_in(ledger, "1", "shipped")
     ledger.shipments.record("shipstation", SHOP, "1", _shipment("s-1"))
-    (entry,) = ledger.shipments.to_write_back()
+    (entry,) = ledger.shipments.claim_order(SHOP, "1")
     assert ledger.shipments.begin_posting(entry, {"77": 1})
     assert ledger.shipments.not_written(entry, "422 from Big Cartel")
     (again,) = ledger.shipments.to_write_back()
@@ -913,5 +916,6 @@ def test_a_refused_write_back_goes_back_to_recorded_with_its_reason(ledger: Ledg
         None,
         "422 from Big Cartel",
     )
+    assert not ledger.shipments.begin_posting(again, {"77": 1})  # not claimed
     with pytest.raises(ValueError, match="write-back method"):
         ledger.shipments.written_back(again, "email")

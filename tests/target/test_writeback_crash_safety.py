@@ -152,7 +152,9 @@ def test_a_post_stored_but_never_answered_is_settled_by_the_read_back(
         assert shop.posted() == 1
         ledger = Ledger(shop.settings["ledger_url"])
         try:
-            (left,) = [r for r in ledger.shipments.to_write_back() if r.state == "posting"]
+            # The killed worker's claim: the one POST it sent (its expected counts kept) and
+            # the order's other shipments, claimed and not sent.
+            (left,) = [r for r in ledger.shipments.to_write_back() if r.expected is not None]
         finally:
             ledger.close()
 
@@ -160,5 +162,34 @@ def test_a_post_stored_but_never_answered_is_settled_by_the_read_back(
         shop.check_exactly_once("after a stored, unanswered POST")
         key = f"bigcartel-{left.account_id}-{left.order_id}"
         assert shop.written(key).count(left.tracking_number) == 1
+    finally:
+        shop.close()
+
+
+def test_two_workers_writing_back_at_once_post_each_parcel_once_with_its_items(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    shop = Shop(tmp_path, ledger_url)
+    try:
+        first_lines = {
+            order["orderKey"]: str(order["items"][0]["lineItemKey"])
+            for order in shop.ss.store.orders()
+        }
+        shop.bc.faults.configure(delay_seconds=0.002)
+        workers = [shop.run(f"worker-{n}") for n in range(2)]
+        codes = [worker.wait(timeout=300) for worker in workers]
+        assert codes == [0, 0], [shop.stderr(f"worker-{n}") for n in range(2)]
+        shop.bc.faults.reset()
+        shop.check_exactly_once("two workers at once")
+        for key, parcels in shop.parcels.items():
+            if len(parcels) == 2:
+                account_id, order_id = key.removeprefix("bigcartel-").split("-", 1)
+                items = {
+                    s["tracking_number"]: {
+                        i["order_line_item_id"]: i["quantity"] for i in s["items"]
+                    }
+                    for s in shop.bc.store.shipments(account_id, order_id)
+                }
+                assert items[parcels[0]] == {first_lines[key]: 1}, key
     finally:
         shop.close()
