@@ -55,6 +55,16 @@ class Runs:
         return Ledger(self.settings["ledger_url"])
 
 
+def v1_settings(ss: ShipStationSandbox, **extra: t.Any) -> dict[str, t.Any]:
+    return {
+        "backend": "shipstation",
+        "shipstation_api_url": ss.url,
+        "shipstation_api_key": SS_KEY,
+        "shipstation_api_secret": SS_SECRET,
+        **extra,
+    }
+
+
 def _ids(key: str) -> tuple[str, str]:
     account_id, order_id = key.removeprefix("bigcartel-").split("-", 1)
     return account_id, order_id
@@ -90,12 +100,7 @@ def test_v1_split_parcels_are_written_back_each_once_and_finish_the_order(
         runs = Runs(
             bc,
             tmp_path,
-            {
-                "backend": "shipstation",
-                "shipstation_api_url": ss.url,
-                "shipstation_api_key": SS_KEY,
-                "shipstation_api_secret": SS_SECRET,
-            },
+            v1_settings(ss),
         )
         runs.run()
         sent = {order["orderKey"]: order for order in ss.store.orders()}
@@ -373,13 +378,7 @@ def test_a_shipment_the_ledger_cannot_record_is_reported_and_the_others_go_on(
         runs = Runs(
             bc,
             tmp_path,
-            {
-                "backend": "shipstation",
-                "shipstation_api_url": ss.url,
-                "shipstation_api_key": SS_KEY,
-                "shipstation_api_secret": SS_SECRET,
-                "ledger_url": postgres_url,
-            },
+            v1_settings(ss, ledger_url=postgres_url),
         )
         runs.run()
         nul, too_long, plain = sorted(order["orderKey"] for order in ss.store.orders())[:3]
